@@ -1,0 +1,1 @@
+// Catalog module; see the style guide for its layout.

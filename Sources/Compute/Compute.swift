@@ -1,0 +1,1 @@
+// Compute module; see the style guide for its layout.

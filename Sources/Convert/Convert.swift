@@ -1,0 +1,1 @@
+// Convert module; see the style guide for its layout.

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Immutable bytes that outlive every slice taken from them: a read-only memory map of a
+/// file, or heap memory (in-memory tests, inflated zip members, materialized views).
+public final class ByteBuffer: @unchecked Sendable {
+    // Sendable: the memory is never written after init and is released only in deinit.
+    public let base: UnsafeRawPointer
+    public let count: Int
+    /// The file path, or a label for heap buffers; used in error messages.
+    public let name: String
+    private let release: Release
+
+    private enum Release { case unmap, free, none }
+
+    nonisolated(unsafe) private static let emptyStorage = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
+
+    /// Maps `path` read-only. An empty file gives an empty buffer.
+    public init(mapping path: String) throws(FormatError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw FormatError(.io("cannot open: \(String(cString: strerror(errno)))"), file: path)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw FormatError(.io("cannot stat: \(String(cString: strerror(errno)))"), file: path)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw FormatError(.io("not a regular file"), file: path)
+        }
+        let size = Int(st.st_size)
+        name = path
+        count = size
+        if size == 0 {
+            base = UnsafeRawPointer(Self.emptyStorage)
+            release = .none
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw FormatError(.io("cannot map: \(String(cString: strerror(errno)))"), file: path)
+        }
+        base = UnsafeRawPointer(p)
+        release = .unmap
+    }
+
+    /// Copies `bytes` into a new heap buffer (for in-memory input, e.g. tests and fuzzers).
+    public convenience init(copying bytes: some Collection<UInt8>, name: String = "<memory>") {
+        let n = bytes.count
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(n, 1), alignment: 64)
+        let dst = UnsafeMutableRawBufferPointer(start: p, count: n)
+        _ = dst.initializeMemory(as: UInt8.self, from: bytes)
+        self.init(adopting: p, count: n, name: name)
+    }
+
+    /// Takes ownership of `pointer`, which must come from `UnsafeMutableRawPointer.allocate`.
+    public init(adopting pointer: UnsafeMutableRawPointer, count: Int, name: String) {
+        base = UnsafeRawPointer(pointer)
+        self.count = count
+        self.name = name
+        release = .free
+    }
+
+    /// Allocates `count` bytes, lets `fill` write them, and wraps them.
+    public static func make(
+        count: Int, name: String, _ fill: (UnsafeMutableRawBufferPointer) throws(FormatError) -> Void
+    ) throws(FormatError) -> ByteBuffer {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        do {
+            try fill(UnsafeMutableRawBufferPointer(start: p, count: count))
+        } catch {
+            p.deallocate()
+            throw error
+        }
+        return ByteBuffer(adopting: p, count: count, name: name)
+    }
+
+    deinit {
+        switch release {
+        case .unmap: munmap(UnsafeMutableRawPointer(mutating: base), count)
+        case .free: UnsafeMutableRawPointer(mutating: base).deallocate()
+        case .none: break
+        }
+    }
+
+    /// The whole buffer as a slice.
+    public var all: ByteSlice { ByteSlice(buffer: self, offset: 0, count: count) }
+}
+
+/// A range of a `ByteBuffer`: how tensors are handed out, without copying.
+public struct ByteSlice: Sendable {
+    public let buffer: ByteBuffer
+    /// Start of this slice within `buffer`.
+    public let offset: Int
+    public let count: Int
+
+    /// Creates a slice; the range must lie inside the buffer (checked: this is our invariant,
+    /// callers validate file data first and use `slice(_:_:field:)` for untrusted ranges).
+    public init(buffer: ByteBuffer, offset: Int, count: Int) {
+        precondition(offset >= 0 && count >= 0 && offset <= buffer.count - count)
+        self.buffer = buffer
+        self.offset = offset
+        self.count = count
+    }
+
+    public var name: String { buffer.name }
+
+    /// The bytes, valid as long as this slice (or its buffer) lives.
+    public var raw: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: buffer.base + offset, count: count)
+    }
+
+    /// A sub-range, relative to this slice, checked against untrusted offsets.
+    public func slice(_ start: Int, _ length: Int, field: @autoclosure () -> String = "")
+        throws(FormatError) -> ByteSlice
+    {
+        guard start >= 0, length >= 0, start <= count, length <= count - start else {
+            throw FormatError(
+                .truncated(needed: length, available: max(0, count - max(start, 0))),
+                file: name, offset: offset + start, field: field())
+        }
+        return ByteSlice(buffer: buffer, offset: offset + start, count: length)
+    }
+
+    public subscript(i: Int) -> UInt8 { raw[i] }
+
+    public var bytes: [UInt8] { Array(raw) }
+}
+
+extension ByteSlice: Equatable {
+    /// Byte-wise equality of contents.
+    public static func == (a: ByteSlice, b: ByteSlice) -> Bool {
+        a.count == b.count && memcmp(a.buffer.base + a.offset, b.buffer.base + b.offset, a.count) == 0
+    }
+}

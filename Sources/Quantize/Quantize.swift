@@ -1,0 +1,1 @@
+// Quantize module; see the style guide for its layout.

@@ -1,0 +1,1 @@
+// Verify module; see the style guide for its layout.

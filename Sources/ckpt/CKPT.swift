@@ -1,0 +1,5 @@
+import ArgumentParser
+
+@main struct CKPT: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ckpt", abstract: "Convert, quantize, verify and catalogue model checkpoints.")
+}
