@@ -16,8 +16,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libzstd-dev, zlib1g-dev; SQLite through GRDB).
@@ -43,11 +41,7 @@ let package = Package(
         .target(name: "Convert", dependencies: ["Verify", "Quantize", "Formats"]),
         .target(
             name: "Catalog",
-            dependencies: [
-                "Convert",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]),
+            dependencies: ["Convert"]),  // GRDB and swift-crypto come with the catalog
         .executableTarget(
             name: "ckpt",
             dependencies: [
@@ -55,9 +49,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
-        .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats"]),
-        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Quantize"]),
-        .testTarget(name: "CLITests", dependencies: ["Formats"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),
+        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Quantize", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
     ]
 )

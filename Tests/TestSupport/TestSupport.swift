@@ -1,0 +1,80 @@
+import Foundation
+
+/// Paths and peers shared by the test targets.
+public enum TestPaths {
+    /// The repository root (this file is Tests/TestSupport/TestSupport.swift).
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// `Tests/fixtures/<relative>`.
+    public static func fixture(_ relative: String) -> String { root + "/Tests/fixtures/" + relative }
+
+    /// A real model fetched by `make models` (cache/models/<name>), or nil when absent.
+    public static func model(_ name: String) -> String? {
+        let dir = ProcessInfo.processInfo.environment["CKPT_MODELS"] ?? root + "/cache/models"
+        let p = dir + "/" + name
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }
+
+    /// A fresh temporary directory, removed by the caller (or left in /tmp).
+    public static func temporaryDirectory(_ label: String = "ckpt-test") -> String {
+        let p = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        return p
+    }
+}
+
+/// The oracle Python (cache/venv, with numpy, safetensors, gguf, ml-dtypes), set up by
+/// `make test`. Tests that need it are enabled only when it exists.
+public enum Python {
+    public static let executable: String? = {
+        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], TestPaths.root + "/cache/venv/bin/python"]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    public static var available: Bool { executable != nil }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `script` (Python source) with `arguments`; stdout and stderr captured.
+    public static func run(_ script: String, _ arguments: [String] = []) throws -> Result {
+        guard let executable else { throw CocoaError(.fileNoSuchFile) }
+        return try Process.runCapturing(executable, ["-c", script] + arguments)
+    }
+}
+
+extension Process {
+    /// Runs a program to completion, capturing stdout and stderr.
+    public static func runCapturing(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Python.Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        if let environment { p.environment = environment }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Read both pipes concurrently so that neither fills up and blocks the child.
+        final class Box: @unchecked Sendable { var data = Data() }  // written before leave(), read after wait()
+        let errBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Python.Result(
+            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+}
