@@ -24,7 +24,9 @@ with zipfile.ZipFile(whl) as z:
         os.makedirs(out, exist_ok=True)
         for n in names:
             if n.endswith("/"): continue
-            with z.open(n) as src, open(os.path.join(out, n[len(member):]), "wb") as f:
+            target = os.path.join(out, n[len(member):])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with z.open(n) as src, open(target, "wb") as f:
                 shutil.copyfileobj(src, f)
     else:
         with z.open(member) as src, open(out + ".part", "wb") as f:
