@@ -33,6 +33,12 @@ test: setup
 demo: setup release
 	@scripts/demo.sh $(CKPT_RELEASE)
 
+fuzz: system
+	@scripts/fuzz.sh
+
+bench: setup release
+	@scripts/bench.sh
+
 fixtures: python
 	cache/venv/bin/pip install -q torch transformers
 	for f in Tests/fixtures/make_*.py; do echo "== $$f"; cache/venv/bin/python $$f || exit 1; done

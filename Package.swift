@@ -49,6 +49,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .executableTarget(
+            name: "ckpt-bench", dependencies: ["Convert", "Formats", "Quantize"],
+            path: "Benchmarks/CkptBench"),
+
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),
@@ -56,3 +60,14 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
     ]
 )
+
+// Fuzz targets, one per reader, only when building for `make fuzz` (CKPT_FUZZ=1): they have no
+// `main` of their own (libFuzzer provides it), so they cannot link in an ordinary build.
+if Context.environment["CKPT_FUZZ"] != nil {
+    for name in ["Safetensors", "NPY", "NPZ", "GGUF", "PyTorch", "Detect"] {
+        package.targets.append(
+            .executableTarget(
+                name: "fuzz-\(name.lowercased())", dependencies: ["Formats"], path: "Fuzz/\(name)",
+                swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

@@ -1,5 +1,29 @@
 import ArgumentParser
+import Formats
 
-@main struct CKPT: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ckpt", abstract: "Convert, quantize, verify and catalogue model checkpoints.")
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct CKPT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ckpt",
+        abstract: "Convert, quantize, verify and catalogue machine-learning checkpoints.",
+        subcommands: [Inspect.self, Convert.self])
+
+    static var _errorPrefix: String { "error: " }
+
+    /// 0 ok, 1 only when `verify` misses a threshold, 2 any error, 64 bad usage.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as any CkptError {
+            Terminal.error(error.description)
+            exit(2)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -87,6 +87,9 @@ public final class ByteBuffer: @unchecked Sendable {
         }
     }
 
+    /// Whether the bytes are a memory map of a file (rather than heap memory).
+    public var isMapped: Bool { if case .unmap = release { true } else { false } }
+
     /// The whole buffer as a slice.
     public var all: ByteSlice { ByteSlice(buffer: self, offset: 0, count: count) }
 }
@@ -135,5 +138,20 @@ extension ByteSlice: Equatable {
     /// Byte-wise equality of contents.
     public static func == (a: ByteSlice, b: ByteSlice) -> Bool {
         a.count == b.count && memcmp(a.buffer.base + a.offset, b.buffer.base + b.offset, a.count) == 0
+    }
+}
+
+extension ByteSlice {
+    /// Tells the kernel these pages of a mapped file will not be read again soon, so a
+    /// streaming conversion's resident memory stays near one tensor. Reading the slice again
+    /// still works (the pages are re-read from the file). No effect on heap buffers.
+    public func evict() {
+        guard buffer.isMapped, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (buffer.base + offset)
+        let aligned = UInt(bitPattern: start) / UInt(page) * UInt(page)
+        let end = UInt(bitPattern: start + count)
+        guard let p = UnsafeMutableRawPointer(bitPattern: aligned) else { return }
+        madvise(p, Int(end - aligned), Int32(MADV_DONTNEED))
     }
 }

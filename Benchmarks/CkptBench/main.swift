@@ -1,0 +1,93 @@
+// ckpt's benchmarks: each figure is a ratio against a peer or the machine, measured in the
+// same run (`make bench`). Peers in Python are timed by Benchmarks/peers.py; this program
+// prints one JSON object per line for the report script to combine.
+import Convert
+import Dispatch
+import Formats
+import Foundation
+import Quantize
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+/// Best of `repeats` timings of `body`, in seconds.
+func best(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    var b = Double.infinity
+    for _ in 0..<repeats {
+        let t = now()
+        try body()
+        b = min(b, now() - t)
+    }
+    return b
+}
+
+func emit(_ name: String, _ fields: [String: Double]) {
+    let body = fields.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
+    print("{\"bench\": \"\(name)\", \(body)}")
+    fflush(stdout)
+}
+
+let args = CommandLine.arguments
+guard args.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: ckpt-bench BIG.safetensors WORKDIR\n".utf8))
+    exit(64)
+}
+let big = args[1], work = args[2]
+
+// 1. Opening: O(header), whatever the file size.
+let opens = 200
+let tOpen = try best(3) {
+    for _ in 0..<opens { _ = try SafetensorsFile(path: big) }
+} / Double(opens)
+emit("safetensors_open", ["seconds_per_open": tOpen])
+
+// 2. Memory-copy bandwidth of this machine (1 GiB, both cores as the pipeline uses them).
+let size = 1 << 30
+let a = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+let b = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+memset(a, 1, size); memset(b, 2, size)
+let workers = ProcessInfo.processInfo.activeProcessorCount
+let tCopy = best(3) {
+    DispatchQueue.concurrentPerform(iterations: workers) { k in
+        let lo = size * k / workers, hi = size * (k + 1) / workers
+        memcpy(b + lo, a + lo, hi - lo)
+    }
+}
+a.deallocate(); b.deallocate()
+let copyBandwidth = Double(size) / tCopy
+emit("memcpy", ["bytes_per_second": copyBandwidth])
+
+// 3. Reading every tensor of the file (touching every byte).
+let source = try SafetensorsFile(path: big)
+let total = source.totalBytes
+var sink: UInt64 = 0
+let tRead = try best(3) {
+    var acc: UInt64 = 0
+    for t in source.tensors {
+        let s = try source.bytes(of: t)
+        let words = s.count / 8
+        let p = s.raw.baseAddress!.assumingMemoryBound(to: UInt64.self)
+        // Two accumulators keep the loop bandwidth-bound rather than latency-bound.
+        var x: UInt64 = 0, y: UInt64 = 0
+        var i = 0
+        while i + 1 < words { x &+= p[i]; y &+= p[i + 1]; i += 2 }
+        acc &+= x &+ y
+    }
+    sink &+= acc
+}
+emit("read_all_tensors", ["bytes_per_second": Double(total) / tRead, "ratio_to_memcpy": (Double(total) / tRead) / copyBandwidth])
+
+// 4. Converting F32 → BF16 and F32 → F16 into a new file.
+for dtype in [DType.bf16, .f16] {
+    let dst = "\(work)/bench-\(dtype.rawValue).safetensors"
+    let tConv = try best(2) {
+        _ = try Converter.convert(ConversionRequest(source: big, destination: dst, dtype: dtype))
+    }
+    // Bandwidth counted over bytes read plus bytes written, as memcpy's is over the bytes copied.
+    let moved = Double(total) * 1.5
+    emit("convert_f32_to_\(dtype.rawValue.lowercased())", [
+        "seconds": tConv, "input_bytes_per_second": Double(total) / tConv,
+        "ratio_to_memcpy": (moved / tConv) / (2 * copyBandwidth),
+    ])
+    try? FileManager.default.removeItem(atPath: dst)
+}
+FileHandle.standardError.write(Data("checksum \(sink)\n".utf8))

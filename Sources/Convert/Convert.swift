@@ -1,1 +1,0 @@
-// Convert module; see the style guide for its layout.

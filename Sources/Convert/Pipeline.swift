@@ -1,0 +1,151 @@
+import Dispatch
+import Formats
+import Quantize
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a finished conversion did.
+public struct ConversionResult: Sendable {
+    public var plan: ConversionPlan
+    /// The files written (one for single-file formats; shards and side files for directories).
+    public var outputFiles: [String]
+    public var bytesRead: Int
+    public var bytesWritten: Int
+    public var seconds: Double
+}
+
+/// Progress of a running conversion, reported after each tensor.
+public struct ConversionProgress: Sendable {
+    public var tensorsDone: Int
+    public var tensorCount: Int
+    public var bytesDone: Int
+    public var totalBytes: Int
+}
+
+/// Runs conversions: open, plan, stream every tensor through its action into the sink.
+public enum Converter {
+    /// Opens the source, plans and writes the output. The output appears at the destination
+    /// only when complete.
+    ///
+    /// ```swift
+    /// let r = try Converter.convert(ConversionRequest(
+    ///     source: "smollm2.gguf", destination: "smollm2.safetensors", dtype: .bf16))
+    /// ```
+    public static func convert(
+        _ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil
+    ) throws -> ConversionResult {
+        let source = try Checkpoint.open(request.source)
+        let plan = try Planner.plan(request, source: source)
+        return try run(plan, source: source, progress: progress)
+    }
+
+    /// Writes a plan made by `Planner.plan` from `source`.
+    public static func run(
+        _ plan: ConversionPlan, source: any TensorSource,
+        progress: (@Sendable (ConversionProgress) -> Void)? = nil
+    ) throws -> ConversionResult {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let destination = plan.request.destination
+        var files: [String] = []
+        var read = 0
+        switch plan.format {
+        case .safetensors:
+            var sink = SafetensorsWriter(path: destination)
+            read = try stream(plan, source: source, into: &sink, progress: progress)
+            files = [destination]
+        case .npz:
+            var sink = NPZWriter(path: destination)
+            read = try stream(plan, source: source, into: &sink, progress: progress)
+            files = [destination]
+        case .gguf:
+            var sink = GGUFWriter(path: destination)
+            read = try stream(plan, source: source, into: &sink, progress: progress)
+            files = [destination]
+        case .mlx, .hf:
+            let dir = try StagingDirectory(destination: destination)
+            var sink = ShardedSafetensorsWriter(
+                directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
+            read = try stream(plan, source: source, into: &sink, progress: progress)
+            if let modelDir = source as? ModelDirectory {
+                try dir.copySideFiles(from: modelDir.path)
+            }
+            files = try dir.commit()
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return ConversionResult(
+            plan: plan, outputFiles: files, bytesRead: read, bytesWritten: plan.outputBytes,
+            seconds: seconds)
+    }
+
+    /// Streams every planned tensor into `sink`, one at a time, through one reusable buffer.
+    static func stream<S: TensorSink>(
+        _ plan: ConversionPlan, source: any TensorSource, into sink: inout S,
+        progress: (@Sendable (ConversionProgress) -> Void)?
+    ) throws -> Int {
+        try sink.begin(metadata: plan.metadata, plan: plan.tensors.map(\.output))
+        let scratch = ScratchBuffers()
+        var done = 0
+        var read = 0
+        for (i, t) in plan.tensors.enumerated() {
+            let bytes = try source.bytes(of: t.source)
+            read += bytes.count
+            switch t.action {
+            case .copy:
+                try sink.write(t.output, bytes: bytes.raw)
+            case .cast(let from, let to):
+                let out = scratch.output(t.output.byteCount)
+                try Transform.cast(bytes.raw, from: from, to: to, into: out)
+                try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
+            case .dequantize(let from, let to):
+                let n = t.output.elementCount
+                let floats = scratch.floats(n)
+                try Transform.dequantize(bytes.raw, type: from, into: floats)
+                if to == .f32 {
+                    try sink.write(t.output, bytes: UnsafeRawBufferPointer(floats))
+                } else {
+                    let out = scratch.output(t.output.byteCount)
+                    try Transform.cast(UnsafeRawBufferPointer(floats), from: .f32, to: to, into: out)
+                    try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
+                }
+            }
+            // The source pages are not needed again: let the kernel drop them, so resident
+            // memory stays near one tensor rather than growing to the model's size.
+            bytes.evict()
+            done += t.output.byteCount
+            progress?(ConversionProgress(
+                tensorsDone: i + 1, tensorCount: plan.tensors.count, bytesDone: done,
+                totalBytes: plan.outputBytes))
+        }
+        try sink.commit()
+        return read
+    }
+}
+
+/// Reusable output buffers, grown to the largest tensor and kept for the next one.
+final class ScratchBuffers {
+    private var bytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var floatStorage = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+
+    func output(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        if bytes.count < count {
+            bytes.deallocate()
+            bytes = .allocate(byteCount: count, alignment: 64)
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: bytes[0..<count])
+    }
+
+    func floats(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+        if floatStorage.count < count {
+            floatStorage.deallocate()
+            floatStorage = .allocate(capacity: count)
+        }
+        return UnsafeMutableBufferPointer(rebasing: floatStorage[0..<count])
+    }
+
+    deinit {
+        bytes.deallocate()
+        floatStorage.deallocate()
+    }
+}

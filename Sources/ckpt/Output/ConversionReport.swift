@@ -1,0 +1,41 @@
+import Foundation
+import Convert
+import Formats
+
+/// How a finished conversion is shown.
+enum ConversionReport {
+    static func text(_ r: ConversionResult) -> String {
+        let p = r.plan
+        var actions: [String: Int] = [:]
+        for t in p.tensors { actions[t.action.description, default: 0] += 1 }
+        let summary = actions.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let rate = r.seconds > 0 ? Double(r.bytesWritten) / r.seconds : 0
+        return """
+            wrote \(p.request.destination) (\(p.format.rawValue), \(p.tensors.count) tensors, \(Terminal.bytes(r.bytesWritten))) \
+            from \(p.request.source) (\(p.sourceFormat.rawValue)) in \(String(format: "%.2f", r.seconds)) s \
+            (\(Terminal.bytes(Int(rate)))/s)
+              \(summary)
+            """
+    }
+
+    static func json(_ r: ConversionResult) -> MetadataValue {
+        let p = r.plan
+        return .object([
+            "source": .string(p.request.source),
+            "source_format": .string(p.sourceFormat.rawValue),
+            "destination": .string(p.request.destination),
+            "format": .string(p.format.rawValue),
+            "files": .array(r.outputFiles.map { .string($0) }),
+            "bytes_written": .int64(Int64(r.bytesWritten)),
+            "seconds": .float64(r.seconds),
+            "tensors": .array(p.tensors.map { t in
+                .object([
+                    "name": .string(t.output.name),
+                    "dtype": .string(t.output.type.description),
+                    "shape": .array(t.output.shape.map { .int64(Int64($0)) }),
+                    "action": .string(t.action.description),
+                ])
+            }),
+        ])
+    }
+}
