@@ -85,8 +85,15 @@ enum GGUFListing {
     static func typePath(_ v: MetadataValue) -> [Int] {
         guard let t = v.ggufType else { return [] }
         guard case .array(let values, let element) = v, let element else { return [Int(t.rawValue)] }
+        if values.isEmpty { return [9] }  // gguf-py lists no element type for empty arrays
         if element == .array, let first = values.first { return [9] + typePath(first) }
         return [9, Int(element.rawValue)]
+    }
+
+    /// `v` with arrays' element types dropped (as a `Metadata` literal builds them).
+    static func withoutElementTypes(_ v: MetadataValue) -> MetadataValue {
+        guard case .array(let values, _) = v else { return v }
+        return .array(values.map(withoutElementTypes))
     }
 
     /// Nested arrays flattened, as gguf-py's `contents()` returns them.
