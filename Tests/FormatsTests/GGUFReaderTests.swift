@@ -35,13 +35,19 @@ struct GGUFReaderTests {
         #expect(m["t.bool_false"] == .bool(false))
         #expect(m["t.string"] == .string("héllo, wörld ✓ 日本語 🦙"))
         #expect(m["t.arr_u8"] == .array([.uint8(0), .uint8(255), .uint8(7)], elementType: .uint8))
-        #expect(m["t.arr_str"] == .array(
-            [.string("a"), .string(""), .string("ü🦙"), .string("<0x0A>")], elementType: .string))
-        #expect(m["t.nested"] == .array([
-            .array([.int32(1), .int32(2)], elementType: .int32),
-            .array([.int32(3)], elementType: .int32),
-            .array([.int32(4), .int32(5), .int32(6)], elementType: .int32),
-        ], elementType: .array))
+        #expect(
+            m["t.arr_str"]
+                == .array(
+                    [.string("a"), .string(""), .string("ü🦙"), .string("<0x0A>")],
+                    elementType: .string))
+        #expect(
+            m["t.nested"]
+                == .array(
+                    [
+                        .array([.int32(1), .int32(2)], elementType: .int32),
+                        .array([.int32(3)], elementType: .int32),
+                        .array([.int32(4), .int32(5), .int32(6)], elementType: .int32),
+                    ], elementType: .array))
         #expect(m["llama.block_count"] == .uint32(2))
         #expect(m.keys.first == "general.architecture")
     }
@@ -87,15 +93,17 @@ struct GGUFReaderTests {
 
     @Test("Version 2 files open like version 3")
     func version2() throws {
-        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("gguf/example.gguf"))))
+        var bytes = try Array(
+            Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("gguf/example.gguf"))))
         bytes[4] = 2
         let file = try GGUFFile(buffer: ByteBuffer(copying: bytes, name: "v2.gguf"))
         #expect(file.version == 2)
         #expect(file.tensors.count == 3)
     }
 
-    @Test("The real SmolLM2 Q4_1 model lists the tensors gguf-py lists",
-          .enabled(if: Python.available && TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
+    @Test(
+        "The real SmolLM2 Q4_1 model lists the tensors gguf-py lists",
+        .enabled(if: Python.available && TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
     func realModel() throws {
         let path = try #require(TestPaths.model("smollm2-135m-instruct-q4_1.gguf"))
         let file = try GGUFFile(path: path)

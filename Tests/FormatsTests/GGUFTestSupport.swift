@@ -66,7 +66,9 @@ func expectGGUFError(
 ) {
     do {
         let file = try body()
-        Issue.record("opened with \(file.tensors.count) tensors, expected an error", sourceLocation: sourceLocation)
+        Issue.record(
+            "opened with \(file.tensors.count) tensors, expected an error",
+            sourceLocation: sourceLocation)
     } catch {
         #expect(error.offset == offset, "\(error)", sourceLocation: sourceLocation)
         #expect(error.field == field, "\(error)", sourceLocation: sourceLocation)
@@ -84,7 +86,9 @@ enum GGUFListing {
     /// gguf-py's `ReaderField.types` for a value: `[ARRAY, ARRAY, INT32]` for nested arrays.
     static func typePath(_ v: MetadataValue) -> [Int] {
         guard let t = v.ggufType else { return [] }
-        guard case .array(let values, let element) = v, let element else { return [Int(t.rawValue)] }
+        guard case .array(let values, let element) = v, let element else {
+            return [Int(t.rawValue)]
+        }
         if values.isEmpty { return [9] }  // gguf-py lists no element type for empty arrays
         if element == .array, let first = values.first { return [9] + typePath(first) }
         return [9, Int(element.rawValue)]
@@ -123,34 +127,43 @@ enum GGUFListing {
     }
 
     /// Compares a file as we read it with a listing; returns the number of tensors checked.
-    static func check(_ file: GGUFFile, against listing: MetadataValue,
-                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func check(
+        _ file: GGUFFile, against listing: MetadataValue,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(listing["version"]?.intValue == Int64(file.version), sourceLocation: sourceLocation)
-        #expect(listing["alignment"]?.intValue == Int64(file.alignment), sourceLocation: sourceLocation)
+        #expect(
+            listing["alignment"]?.intValue == Int64(file.alignment), sourceLocation: sourceLocation)
         let kvs = try #require(listing["kvs"]?.arrayValue)
-        #expect(kvs.map { $0["key"]?.stringValue } == file.metadata.keys.map { $0 },
-                sourceLocation: sourceLocation)
+        #expect(
+            kvs.map { $0["key"]?.stringValue } == file.metadata.keys.map { $0 },
+            sourceLocation: sourceLocation)
         for kv in kvs {
             let key = try #require(kv["key"]?.stringValue)
             let ours = try #require(file.metadata[key])
             let types = kv["types"]?.arrayValue?.compactMap { $0.intValue }.map(Int.init)
             #expect(typePath(ours) == types, "\(key)", sourceLocation: sourceLocation)
-            #expect(same(ours, try #require(kv["value"])), "\(key): \(ours)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                same(ours, try #require(kv["value"])), "\(key): \(ours)",
+                sourceLocation: sourceLocation)
         }
         let tensors = try #require(listing["tensors"]?.arrayValue)
         try #require(tensors.count == file.tensors.count, sourceLocation: sourceLocation)
         for (t, ours) in zip(tensors, file.tensors) {
             #expect(t["name"]?.stringValue == ours.name, sourceLocation: sourceLocation)
-            #expect(t["type"]?.stringValue == ours.type.description, "\(ours.name)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                t["type"]?.stringValue == ours.type.description, "\(ours.name)",
+                sourceLocation: sourceLocation)
             let ne = t["ne"]?.arrayValue?.compactMap { $0.intValue }.map(Int.init)
-            #expect(ne.map { Array($0.reversed()) } == ours.shape, "\(ours.name)",
-                    sourceLocation: sourceLocation)
-            #expect(t["data_offset"]?.intValue == Int64(ours.location.offset), "\(ours.name)",
-                    sourceLocation: sourceLocation)
-            #expect(t["n_bytes"]?.intValue == Int64(ours.byteCount), "\(ours.name)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                ne.map { Array($0.reversed()) } == ours.shape, "\(ours.name)",
+                sourceLocation: sourceLocation)
+            #expect(
+                t["data_offset"]?.intValue == Int64(ours.location.offset), "\(ours.name)",
+                sourceLocation: sourceLocation)
+            #expect(
+                t["n_bytes"]?.intValue == Int64(ours.byteCount), "\(ours.name)",
+                sourceLocation: sourceLocation)
             let hex = try file.bytes(of: ours).bytes.map { String(format: "%02x", $0) }.joined()
             #expect(t["hex"]?.stringValue == hex, "\(ours.name)", sourceLocation: sourceLocation)
         }

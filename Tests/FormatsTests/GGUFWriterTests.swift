@@ -21,8 +21,10 @@ struct GGUFWriterTests {
     }
 
     /// Writes `tensors` with their bytes through a GGUFWriter.
-    static func write(_ path: String, alignment: Int = 32, metadata: Metadata,
-                      tensors: [(TensorInfo, [UInt8])]) throws(FormatError) {
+    static func write(
+        _ path: String, alignment: Int = 32, metadata: Metadata,
+        tensors: [(TensorInfo, [UInt8])]
+    ) throws(FormatError) {
         var w = GGUFWriter(path: path, alignment: alignment)
         try w.begin(metadata: metadata, plan: tensors.map(\.0))
         for (t, b) in tensors {
@@ -50,12 +52,17 @@ struct GGUFWriterTests {
             "general.file_type": .uint32(7),
             "general.quantization_version": .uint32(2),
         ]
-        let a = (0..<6).flatMap { i in withUnsafeBytes(of: Float(i).bitPattern.littleEndian, Array.init) }
+        let a = (0..<6).flatMap { i in
+            withUnsafeBytes(of: Float(i).bitPattern.littleEndian, Array.init)
+        }
         let b: [UInt8] = [0x00, 0x3C, 0x00, 0x3C, 0x00, 0x3C]
         let tensors: [(TensorInfo, [UInt8])] = try [
             (#require(TensorInfo(name: "a", type: .dense(.f32), shape: [2, 3])), a),
             (#require(TensorInfo(name: "b", type: .dense(.f16), shape: [3])), b),
-            (#require(TensorInfo(name: "c", type: .ggml(.Q8_0), shape: [2, 32])), Self.hexBytes(q8hex)),
+            (
+                #require(TensorInfo(name: "c", type: .ggml(.Q8_0), shape: [2, 32])),
+                Self.hexBytes(q8hex)
+            ),
         ]
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -66,8 +73,9 @@ struct GGUFWriterTests {
         #expect(ours == theirs)
     }
 
-    @Test("Reading a gguf-py file and writing it back gives the same bytes",
-          arguments: GGUFReaderTests.fixtures)
+    @Test(
+        "Reading a gguf-py file and writing it back gives the same bytes",
+        arguments: GGUFReaderTests.fixtures)
     func roundTrip(name: String) throws {
         let source = try GGUFFile(path: TestPaths.fixture("gguf/\(name).gguf"))
         let dir = TestPaths.temporaryDirectory()
@@ -79,8 +87,9 @@ struct GGUFWriterTests {
         #expect(try Self.fileBytes(dir + "/out.gguf") == Self.fileBytes(source.buffer.name))
     }
 
-    @Test("gguf-py's GGUFReader reads our files with the same KVs and tensors",
-          .enabled(if: Python.available))
+    @Test(
+        "gguf-py's GGUFReader reads our files with the same KVs and tensors",
+        .enabled(if: Python.available))
     func readByGGUFPy() throws {
         var metadata: Metadata = [
             "general.architecture": .string("llama"),
@@ -94,11 +103,14 @@ struct GGUFWriterTests {
             "nested": .array([.array([.string("a")]), .array([.string("b"), .string("c")])]),
         ]
         var tensors: [(TensorInfo, [UInt8])] = []
-        for (i, type) in [TensorType.dense(.f32), .dense(.f16), .dense(.bf16), .dense(.i32),
-                          .ggml(.Q4_0), .ggml(.Q4_K)].enumerated() {
+        for (i, type) in [
+            TensorType.dense(.f32), .dense(.f16), .dense(.bf16), .dense(.i32),
+            .ggml(.Q4_0), .ggml(.Q4_K),
+        ].enumerated() {
             let shape = type.isQuantized ? [2, 256] : [3, 2, 5]
             let info = try #require(TensorInfo(name: "t\(i).\(type)", type: type, shape: shape))
-            tensors.append((info, (0..<info.byteCount).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }))
+            tensors.append(
+                (info, (0..<info.byteCount).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }))
         }
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -131,15 +143,16 @@ struct GGUFWriterTests {
         }
     }
 
-    @Test("Metadata GGUF cannot type is refused before anything is written",
-          arguments: [
+    @Test(
+        "Metadata GGUF cannot type is refused before anything is written",
+        arguments: [
             ("obj", MetadataValue.object(["a": .int32(1)]), "no type"),
             ("null", .null, "no type"),
             ("empty", .array([]), "empty array without an element type"),
             ("mixed", .array([.int32(1), .uint32(2)]), "UINT32 element in a INT32 array"),
             ("typed", .array([.int32(1)], elementType: .int64), "INT32 element in a INT64 array"),
             ("", .int32(1), "empty key"),
-          ])
+        ])
     func badMetadata(key: String, value: MetadataValue, message: String) throws {
         let dir = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -158,25 +171,44 @@ struct GGUFWriterTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let f32 = TensorType.dense(.f32)
         let plans: [([TensorInfo], String)] = [
-            ([TensorInfo(name: String(repeating: "x", count: 64), type: f32, shape: [1], byteCount: 4)], "longer than 63"),
-            ([TensorInfo(name: "a", type: f32, shape: [1], byteCount: 4),
-              TensorInfo(name: "a", type: f32, shape: [1], byteCount: 4)], "duplicate tensor name"),
-            ([TensorInfo(name: "a", type: f32, shape: [1, 1, 1, 1, 1], byteCount: 4)], "5 dimensions"),
+            (
+                [
+                    TensorInfo(
+                        name: String(repeating: "x", count: 64), type: f32, shape: [1], byteCount: 4
+                    )
+                ], "longer than 63"
+            ),
+            (
+                [
+                    TensorInfo(name: "a", type: f32, shape: [1], byteCount: 4),
+                    TensorInfo(name: "a", type: f32, shape: [1], byteCount: 4),
+                ], "duplicate tensor name"
+            ),
+            (
+                [TensorInfo(name: "a", type: f32, shape: [1, 1, 1, 1, 1], byteCount: 4)],
+                "5 dimensions"
+            ),
             ([TensorInfo(name: "a", type: f32, shape: [3], byteCount: 4)], "do not fit"),
             ([TensorInfo(name: "a", type: .ggml(.Q8_0), shape: [33], byteCount: 34)], "do not fit"),
-            ([TensorInfo(name: "a", type: .dense(.u16), shape: [1], byteCount: 2)], "no type for U16"),
+            (
+                [TensorInfo(name: "a", type: .dense(.u16), shape: [1], byteCount: 2)],
+                "no type for U16"
+            ),
         ]
         for (plan, message) in plans {
             var w = GGUFWriter(path: dir + "/x.gguf")
-            #expect(performing: { try w.begin(metadata: [:], plan: plan) },
-                    throws: { "\($0)".contains(message) })
+            #expect(
+                performing: { try w.begin(metadata: [:], plan: plan) },
+                throws: { "\($0)".contains(message) })
         }
         var w = GGUFWriter(path: dir + "/x.gguf", alignment: 48)
-        #expect(performing: { try w.begin(metadata: [:], plan: []) },
-                throws: { "\($0)".contains("not a power of two") })
+        #expect(
+            performing: { try w.begin(metadata: [:], plan: []) },
+            throws: { "\($0)".contains("not a power of two") })
         var w2 = GGUFWriter(path: dir + "/x.gguf", alignment: 64)
-        #expect(performing: { try w2.begin(metadata: ["general.alignment": .uint32(128)], plan: []) },
-                throws: { "\($0)".contains("conflicts") })
+        #expect(
+            performing: { try w2.begin(metadata: ["general.alignment": .uint32(128)], plan: []) },
+            throws: { "\($0)".contains("conflicts") })
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 
@@ -191,9 +223,14 @@ struct GGUFWriterTests {
             var w = GGUFWriter(path: dir + "/x.gguf")
             try w.begin(metadata: [:], plan: [a, b])
             try eight.withUnsafeBytes { raw in
-                #expect(performing: { try w.write(b, bytes: raw) }, throws: { "\($0)".contains("expected 'a'") })
-                #expect(performing: { try w.write(a, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<4])) },
-                        throws: { "\($0)".contains("has 4 bytes, planned 8") })
+                #expect(
+                    performing: { try w.write(b, bytes: raw) },
+                    throws: { "\($0)".contains("expected 'a'") })
+                #expect(
+                    performing: {
+                        try w.write(a, bytes: UnsafeRawBufferPointer(rebasing: raw[0..<4]))
+                    },
+                    throws: { "\($0)".contains("has 4 bytes, planned 8") })
                 try w.write(a, bytes: raw)
             }
             #expect(performing: { try w.commit() }, throws: { "\($0)".contains("only 1 of 2") })

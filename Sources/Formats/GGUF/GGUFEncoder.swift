@@ -25,7 +25,8 @@ struct GGUFEncoder {
     mutating func append(key: String, value: MetadataValue) throws(FormatError) {
         guard !key.isEmpty else { throw fail(.invalid("empty key"), "metadata") }
         guard key.utf8.count <= GGUFLimits.maxStringLength else {
-            throw fail(.limitExceeded("key longer than \(GGUFLimits.maxStringLength) bytes"), "metadata")
+            throw fail(
+                .limitExceeded("key longer than \(GGUFLimits.maxStringLength) bytes"), "metadata")
         }
         guard let type = value.ggufType else {
             throw fail(.unsupported("GGUF has no type for \(value)"), "metadata['\(key)']")
@@ -41,7 +42,9 @@ struct GGUFEncoder {
     ) throws(FormatError) {
         guard value.ggufType == type else {
             throw fail(
-                .invalid("\(value.ggufType?.ggufName ?? "object/null") element in a \(type.ggufName) array"),
+                .invalid(
+                    "\(value.ggufType?.ggufName ?? "object/null") element in a \(type.ggufName) array"
+                ),
                 path())
         }
         switch value {
@@ -58,15 +61,19 @@ struct GGUFEncoder {
         case .bool(let v): append(UInt8(v ? 1 : 0))
         case .string(let s):
             guard s.utf8.count <= GGUFLimits.maxStringLength else {
-                throw fail(.limitExceeded("string longer than \(GGUFLimits.maxStringLength) bytes"), path())
+                throw fail(
+                    .limitExceeded("string longer than \(GGUFLimits.maxStringLength) bytes"), path()
+                )
             }
             append(string: s)
         case .array(let values, let declared):
             guard depth < GGUFLimits.maxArrayDepth else {
-                throw fail(.limitExceeded("arrays nested deeper than \(GGUFLimits.maxArrayDepth)"), path())
+                throw fail(
+                    .limitExceeded("arrays nested deeper than \(GGUFLimits.maxArrayDepth)"), path())
             }
             guard values.count <= GGUFLimits.maxArrayElements else {
-                throw fail(.limitExceeded("more than \(GGUFLimits.maxArrayElements) elements"), path())
+                throw fail(
+                    .limitExceeded("more than \(GGUFLimits.maxArrayElements) elements"), path())
             }
             // gguf-py: the declared sub-type, else the first element's type; empty arrays
             // need a declared type (gguf-py refuses them outright).

@@ -12,6 +12,7 @@
 /// for t in file.tensors { print(t.name, t.type, t.shape) }   // shapes row-major
 /// ```
 public struct GGUFFile: TensorSource {
+    /// Always `.gguf`.
     public var format: CheckpointFormat { .gguf }
     /// The key/values in file order, with GGUF's exact value types.
     public let metadata: Metadata

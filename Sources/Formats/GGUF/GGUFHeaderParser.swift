@@ -42,7 +42,8 @@ struct GGUFHeaderParser {
             let keyStart = reader.offset
             let key = try readString(maxLength: GGUFLimits.maxStringLength, "kv[\(i)].key")
             guard !key.isEmpty else {
-                throw reader.error(.invalid("key \(i) is empty"), field: "kv[\(i)].key", at: keyStart)
+                throw reader.error(
+                    .invalid("key \(i) is empty"), field: "kv[\(i)].key", at: keyStart)
             }
             guard metadata[key] == nil else {
                 throw reader.error(
@@ -77,7 +78,8 @@ struct GGUFHeaderParser {
             let info = try readTensorInfo(i)
             if let first = names[info.name] {
                 throw reader.error(
-                    .invalid("duplicate tensor name '\(info.name)' (first: tensor_infos[\(first)])"),
+                    .invalid(
+                        "duplicate tensor name '\(info.name)' (first: tensor_infos[\(first)])"),
                     field: "tensor_infos[\(i)].name", at: info.namePosition)
             }
             names[info.name] = i
@@ -92,7 +94,8 @@ struct GGUFHeaderParser {
                 padded <= reader.slice.count
             else {
                 throw reader.error(
-                    .truncated(needed: alignment - headerEnd % alignment, available: reader.remaining),
+                    .truncated(
+                        needed: alignment - headerEnd % alignment, available: reader.remaining),
                     field: "padding before data section")
             }
             dataOffset = padded
@@ -110,7 +113,8 @@ struct GGUFHeaderParser {
         let magic = try reader.bytes(4, "header.magic")
         guard magic.bytes == GGUFLimits.magic else {
             let shown = magic.bytes.map { String($0, radix: 16) }.joined(separator: " ")
-            throw reader.error(.invalid("bad magic \(shown), expected 47 47 55 46 (\"GGUF\")"),
+            throw reader.error(
+                .invalid("bad magic \(shown), expected 47 47 55 46 (\"GGUF\")"),
                 field: "header.magic", at: 0)
         }
         let version = try reader.read(UInt32.self, "header.version")
@@ -127,7 +131,8 @@ struct GGUFHeaderParser {
         }
         if version == 1 {
             throw reader.error(
-                .unsupported("GGUF v1 (u32 counts) is no longer supported; ggml reads only 2 and 3"),
+                .unsupported(
+                    "GGUF v1 (u32 counts) is no longer supported; ggml reads only 2 and 3"),
                 field: "header.version", at: at)
         }
         guard version <= GGUFLimits.currentVersion else {
@@ -143,7 +148,8 @@ struct GGUFHeaderParser {
         let at = reader.offset
         let raw = try reader.read(UInt64.self, field)
         guard let n = Int(exactly: raw) else {
-            throw reader.error(.invalid("\(Int64(bitPattern: raw)) is negative"), field: field, at: at)
+            throw reader.error(
+                .invalid("\(Int64(bitPattern: raw)) is negative"), field: field, at: at)
         }
         return n
     }
@@ -193,7 +199,8 @@ struct GGUFHeaderParser {
         let at = reader.offset
         let raw = try reader.read(UInt32.self, field())
         guard let type = MetadataValueType(rawValue: raw) else {
-            throw reader.error(.invalid("invalid value type \(Int32(bitPattern: raw))"),
+            throw reader.error(
+                .invalid("invalid value type \(Int32(bitPattern: raw))"),
                 field: field(), at: at)
         }
         return type
@@ -219,7 +226,8 @@ struct GGUFHeaderParser {
             let b = try reader.read(UInt8.self, path())
             // The spec calls anything but 0 and 1 invalid (ggml would read it as true).
             guard b <= 1 else {
-                throw reader.error(.invalid("bool byte \(b) is neither 0 nor 1"), field: path(), at: at)
+                throw reader.error(
+                    .invalid("bool byte \(b) is neither 0 nor 1"), field: path(), at: at)
             }
             return .bool(b == 1)
         case .string:
@@ -287,7 +295,8 @@ struct GGUFHeaderParser {
             let at = reader.offset
             let raw = try reader.read(Int64.self, "\(field).ne[\(j)]")
             guard raw >= 0 else {
-                throw reader.error(.invalid("ne[\(j)] = \(raw) is negative"),
+                throw reader.error(
+                    .invalid("ne[\(j)] = \(raw) is negative"),
                     field: "\(field).ne[\(j)]", at: at)
             }
             let (product, overflow) = elements.multipliedReportingOverflow(by: Int(raw))
@@ -303,23 +312,28 @@ struct GGUFHeaderParser {
         let rawType = try reader.read(UInt32.self, "\(field).type")
         // Removed ids (4, 5, 31–33, 36–38) have block size 0 in ggml and are not cases here.
         guard let type = GGMLType(rawValue: rawType), type.blockSize > 0 else {
-            throw reader.error(.invalid("unknown ggml type id \(Int32(bitPattern: rawType))"),
+            throw reader.error(
+                .invalid("unknown ggml type id \(Int32(bitPattern: rawType))"),
                 field: "\(field).type", at: typeAt)
         }
         let ne0 = ne.first ?? 1
         guard ne0 % type.blockSize == 0 else {
             throw reader.error(
-                .invalid("ne[0] = \(ne0) is not a multiple of \(type.name)'s block size \(type.blockSize)"),
+                .invalid(
+                    "ne[0] = \(ne0) is not a multiple of \(type.name)'s block size \(type.blockSize)"
+                ),
                 field: "\(field).ne[0]", at: nDimsAt + 4)
         }
         guard let byteCount = type.byteCount(elements: elements) else {
-            throw reader.error(.invalid("byte size of \(elements) \(type.name) elements overflows"),
+            throw reader.error(
+                .invalid("byte size of \(elements) \(type.name) elements overflows"),
                 field: "\(field).type", at: typeAt)
         }
         let offsetAt = reader.offset
         let rawOffset = try reader.read(UInt64.self, "\(field).offset")
         guard let offset = Int(exactly: rawOffset) else {
-            throw reader.error(.invalid("offset \(rawOffset) exceeds int64"),
+            throw reader.error(
+                .invalid("offset \(rawOffset) exceeds int64"),
                 field: "\(field).offset", at: offsetAt)
         }
         return RawTensorInfo(
@@ -340,7 +354,9 @@ struct GGUFHeaderParser {
             let field = "tensor_infos[\(info.index)].offset"
             guard info.offset % alignment == 0 else {
                 throw reader.error(
-                    .invalid("offset \(info.offset) of '\(info.name)' is not a multiple of the alignment \(alignment)"),
+                    .invalid(
+                        "offset \(info.offset) of '\(info.name)' is not a multiple of the alignment \(alignment)"
+                    ),
                     field: field, at: info.offsetFieldPosition)
             }
             guard info.offset == expected else {
@@ -360,7 +376,8 @@ struct GGUFHeaderParser {
             guard let next = GGUFLimits.padded(info.byteCount, to: alignment),
                 case (let sum, false) = expected.addingReportingOverflow(next)
             else {
-                throw reader.error(.invalid("data section size overflows"), field: field,
+                throw reader.error(
+                    .invalid("data section size overflows"), field: field,
                     at: info.offsetFieldPosition)
             }
             expected = sum

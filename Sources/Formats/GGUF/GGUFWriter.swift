@@ -19,6 +19,7 @@
 /// try writer.commit()
 /// ```
 public struct GGUFWriter: TensorSink {
+    /// The destination, created (atomically renamed into place) by `commit`.
     public let path: String
     /// The alignment requested at init; the effective one is known after `begin`.
     public let requestedAlignment: Int
@@ -80,7 +81,9 @@ public struct GGUFWriter: TensorSink {
     /// Writes the next tensor of the plan, then zero padding to the alignment.
     /// - Throws: `FormatError` when `tensor` is not the next one planned or `bytes` has the
     ///   wrong size.
-    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
+    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)
+        throws(FormatError)
+    {
         guard let file else { throw fail(.invalid("write before begin"), "plan") }
         guard next < plan.count else {
             throw fail(.invalid("tensor '\(tensor.name)' is not in the plan"), "plan")
@@ -93,7 +96,9 @@ public struct GGUFWriter: TensorSink {
         }
         guard bytes.count == planned.byteCount else {
             throw fail(
-                .invalid("tensor '\(tensor.name)' has \(bytes.count) bytes, planned \(planned.byteCount)"),
+                .invalid(
+                    "tensor '\(tensor.name)' has \(bytes.count) bytes, planned \(planned.byteCount)"
+                ),
                 "plan[\(next)].byteCount")
         }
         try file.write(bytes)
@@ -130,7 +135,8 @@ public struct GGUFWriter: TensorSink {
     private func resolveAlignment(_ metadata: inout Metadata) throws(FormatError) -> Int {
         let key = GGUFLimits.alignmentKey
         guard Self.isPowerOfTwo(requestedAlignment), requestedAlignment <= Int(UInt32.max) else {
-            throw fail(.invalid("alignment \(requestedAlignment) is not a power of two"), "alignment")
+            throw fail(
+                .invalid("alignment \(requestedAlignment) is not a power of two"), "alignment")
         }
         guard let value = metadata[key] else {
             if requestedAlignment != GGUFLimits.defaultAlignment {
@@ -139,9 +145,11 @@ public struct GGUFWriter: TensorSink {
             return requestedAlignment
         }
         guard case .uint32(let a) = value, Self.isPowerOfTwo(Int(a)) else {
-            throw fail(.invalid("must be a UINT32 power of two, got \(value)"), "metadata['\(key)']")
+            throw fail(
+                .invalid("must be a UINT32 power of two, got \(value)"), "metadata['\(key)']")
         }
-        guard requestedAlignment == GGUFLimits.defaultAlignment || requestedAlignment == Int(a) else {
+        guard requestedAlignment == GGUFLimits.defaultAlignment || requestedAlignment == Int(a)
+        else {
             throw fail(
                 .invalid("\(a) conflicts with the requested alignment \(requestedAlignment)"),
                 "metadata['\(key)']")
@@ -153,11 +161,13 @@ public struct GGUFWriter: TensorSink {
     private func ggmlType(of t: TensorInfo, index i: Int) throws(FormatError) -> GGMLType {
         guard t.name.utf8.count <= GGUFLimits.maxTensorNameLength else {
             throw fail(
-                .limitExceeded("name '\(t.name)' longer than \(GGUFLimits.maxTensorNameLength) bytes"),
+                .limitExceeded(
+                    "name '\(t.name)' longer than \(GGUFLimits.maxTensorNameLength) bytes"),
                 "plan[\(i)].name")
         }
         guard t.shape.count <= GGUFLimits.maxDimensions else {
-            throw fail(.limitExceeded("\(t.shape.count) dimensions exceed \(GGUFLimits.maxDimensions)"),
+            throw fail(
+                .limitExceeded("\(t.shape.count) dimensions exceed \(GGUFLimits.maxDimensions)"),
                 "plan[\(i)].shape")
         }
         let type: GGMLType
