@@ -237,4 +237,23 @@ struct GGUFWriterTests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
+
+    @Test("Arrays nested to the cap round-trip; one level more is refused")
+    func nestingCap() throws {
+        func nested(_ levels: Int) -> MetadataValue {
+            var v = MetadataValue.array([.uint16(9)], elementType: .uint16)
+            for _ in 1..<levels { v = .array([v], elementType: .array) }
+            return v
+        }
+        let dir = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let deepest = nested(GGUFLimits.maxArrayDepth)
+        try Self.write(dir + "/ok.gguf", metadata: ["deep": deepest], tensors: [])
+        #expect(try GGUFFile(path: dir + "/ok.gguf").metadata["deep"] == deepest)
+        var w = GGUFWriter(path: dir + "/x.gguf")
+        #expect(
+            performing: {
+                try w.begin(metadata: ["deep": nested(GGUFLimits.maxArrayDepth + 1)], plan: [])
+            }, throws: { "\($0)".contains("nested deeper") })
+    }
 }
