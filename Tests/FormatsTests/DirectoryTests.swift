@@ -22,20 +22,37 @@ struct DirectoryTests {
         #expect(model.path == path)
         #expect(model.configuration["hidden_size"] == .int64(3))
         #expect(model.configuration["rope_theta"] == .float64(10000))
-        #expect(model.configuration.keys.elementsEqual(["architectures", "hidden_size", "model_type", "torch_dtype", "rope_theta"]))
+        #expect(
+            model.configuration.keys.elementsEqual([
+                "architectures", "hidden_size", "model_type", "torch_dtype", "rope_theta",
+            ]))
         #expect(model.metadata == model.configuration)
         #expect(model.indexFile == path + "/model.safetensors.index.json")
-        #expect(model.weightFiles == [path + "/model-00001-of-00002.safetensors", path + "/model-00002-of-00002.safetensors"])
-        #expect(model.tensors.map(\.name) == ["model.embed.weight", "model.norm.weight", "model.layers.0.ids", "lm_head.weight"])
+        #expect(
+            model.weightFiles == [
+                path + "/model-00001-of-00002.safetensors",
+                path + "/model-00002-of-00002.safetensors",
+            ])
+        #expect(
+            model.tensors.map(\.name) == [
+                "model.embed.weight", "model.norm.weight", "model.layers.0.ids", "lm_head.weight",
+            ])
         let ids = try model.bytes(of: try #require(model.tensor(named: "model.layers.0.ids")))
-        #expect((0..<3).map { ids.raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) } == [1, 2, 3])
+        #expect(
+            (0..<3).map { ids.raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) } == [
+                1, 2, 3,
+            ])
     }
 
-    @Test("an MLX directory: config.json with quantization, or weights whose metadata format is mlx")
+    @Test(
+        "an MLX directory: config.json with quantization, or weights whose metadata format is mlx")
     func mlx() throws {
         let dir = TestPaths.temporaryDirectory()
-        try Self.writeConfig(#"{"model_type": "llama", "quantization": {"group_size": 64, "bits": 4}}"#, in: dir)
-        try ST.writeWithUs([("w", .u32, [2], [1, 0, 0, 0, 2, 0, 0, 0])], metadata: [:], to: dir + "/model.safetensors")
+        try Self.writeConfig(
+            #"{"model_type": "llama", "quantization": {"group_size": 64, "bits": 4}}"#, in: dir)
+        try ST.writeWithUs(
+            [("w", .u32, [2], [1, 0, 0, 0, 2, 0, 0, 0])], metadata: [:],
+            to: dir + "/model.safetensors")
         let quantized = try ModelDirectory(path: dir)
         #expect(quantized.format == .mlx)
         #expect(quantized.indexFile == nil)
@@ -44,9 +61,13 @@ struct DirectoryTests {
 
         let plain = TestPaths.temporaryDirectory()
         try Self.writeConfig(#"{"model_type": "llama"}"#, in: plain)
-        try ST.writeWithUs([("w", .f16, [1], [0, 0x3C])], metadata: ["format": .string("mlx")], to: plain + "/model.safetensors")
+        try ST.writeWithUs(
+            [("w", .f16, [1], [0, 0x3C])], metadata: ["format": .string("mlx")],
+            to: plain + "/model.safetensors")
         #expect(try ModelDirectory(path: plain).format == .mlx)
-        try ST.writeWithUs([("w", .f16, [1], [0, 0x3C])], metadata: ["format": .string("pt")], to: plain + "/model.safetensors")
+        try ST.writeWithUs(
+            [("w", .f16, [1], [0, 0x3C])], metadata: ["format": .string("pt")],
+            to: plain + "/model.safetensors")
         #expect(try ModelDirectory(path: plain).format == .hf)
     }
 
@@ -54,11 +75,14 @@ struct DirectoryTests {
     func globbed() throws {
         let dir = TestPaths.temporaryDirectory()
         try Self.writeConfig("{}", in: dir)
-        try ST.writeWithUs([("b", .u8, [1], [2])], metadata: [:], to: dir + "/weights-b.safetensors")
-        try ST.writeWithUs([("a", .u8, [1], [1])], metadata: [:], to: dir + "/weights-a.safetensors")
+        try ST.writeWithUs(
+            [("b", .u8, [1], [2])], metadata: [:], to: dir + "/weights-b.safetensors")
+        try ST.writeWithUs(
+            [("a", .u8, [1], [1])], metadata: [:], to: dir + "/weights-a.safetensors")
         try "x".write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
         let model = try ModelDirectory(path: dir)
-        #expect(model.weightFiles == [dir + "/weights-a.safetensors", dir + "/weights-b.safetensors"])
+        #expect(
+            model.weightFiles == [dir + "/weights-a.safetensors", dir + "/weights-b.safetensors"])
         #expect(model.tensors.map(\.name) == ["a", "b"])
         #expect(model.tensors.map(\.location.file) == [0, 1])
         #expect(try model.tensors.map { try model.bytes(of: $0).bytes } == [[1], [2]])
@@ -77,7 +101,9 @@ struct DirectoryTests {
         let bad = TestPaths.temporaryDirectory()
         try Self.writeConfig(#"{"a": 1, "a": 2}"#, in: bad)
         let dup = try #require(Self.error(bad))
-        #expect(dup.file == bad + "/config.json" && dup.offset == 9 && dup.message.contains("duplicate"))
+        #expect(
+            dup.file == bad + "/config.json" && dup.offset == 9 && dup.message.contains("duplicate")
+        )
 
         let empty = TestPaths.temporaryDirectory()
         try Self.writeConfig("{}", in: empty)
@@ -111,8 +137,9 @@ struct DirectoryTests {
         #expect(Set(model.tensors.map(\.name)) == Set(SafetensorsShardTests.tensors.map(\.0)))
     }
 
-    @Test("all-MiniLM-L6-v2 opens as an hf directory with the file's tensors",
-          .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
+    @Test(
+        "all-MiniLM-L6-v2 opens as an hf directory with the file's tensors",
+        .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
     func realModel() throws {
         let path = try #require(TestPaths.model("all-minilm-l6-v2"))
         let model = try ModelDirectory(path: path)

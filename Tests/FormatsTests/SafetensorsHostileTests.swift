@@ -28,24 +28,33 @@ struct HostileSafetensors: CustomTestStringConvertible, Sendable {
         let f32a = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#
         let big = ST.file("{}", declared: 100_000_001)
         return [
-            HostileSafetensors(label: "empty file", bytes: [], kind: .truncated, offset: 0, field: "header_size"),
-            HostileSafetensors(label: "7 bytes", bytes: [1, 0, 0, 0, 0, 0, 0], kind: .truncated, offset: 0, field: "header_size"),
             HostileSafetensors(
-                label: "header size ~1.8e19 (doc vector)", bytes: [0x3C, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF],
+                label: "empty file", bytes: [], kind: .truncated, offset: 0, field: "header_size"),
+            HostileSafetensors(
+                label: "7 bytes", bytes: [1, 0, 0, 0, 0, 0, 0], kind: .truncated, offset: 0,
+                field: "header_size"),
+            HostileSafetensors(
+                label: "header size ~1.8e19 (doc vector)",
+                bytes: [0x3C, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF],
                 kind: .limit, offset: 0, field: "header_size", message: "100000000"),
-            HostileSafetensors(label: "header size cap + 1", bytes: big, kind: .limit, offset: 0, field: "header_size"),
+            HostileSafetensors(
+                label: "header size cap + 1", bytes: big, kind: .limit, offset: 0,
+                field: "header_size"),
             HostileSafetensors(
                 label: "header size past the end of file", bytes: [0x3C, 0, 0, 0, 0, 0, 0, 0],
                 kind: .truncated, offset: 0, field: "header_size"),
             HostileSafetensors(
-                label: "header size 1000 in a 20-byte file", bytes: ST.file("{\"a\":1}    ", declared: 1000),
+                label: "header size 1000 in a 20-byte file",
+                bytes: ST.file("{\"a\":1}    ", declared: 1000),
                 kind: .truncated, offset: 0, field: "header_size"),
             HostileSafetensors(
-                label: "truncated JSON", bytes: ST.file(#"{"a":"#), kind: .invalid, offset: 8 + 5, field: "header"),
+                label: "truncated JSON", bytes: ST.file(#"{"a":"#), kind: .invalid, offset: 8 + 5,
+                field: "header"),
             .header("not an object", "  [1]", at: "[", field: "header"),
             .header("trailing garbage after JSON", "{} x", at: "x", field: "header"),
             HostileSafetensors(
-                label: "invalid UTF-8 in a key", bytes: [7, 0, 0, 0, 0, 0, 0, 0, 0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D],
+                label: "invalid UTF-8 in a key",
+                bytes: [7, 0, 0, 0, 0, 0, 0, 0, 0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D],
                 kind: .invalid, offset: 9, field: "header", message: "UTF-8"),
             .header(
                 "duplicate tensor names",
@@ -56,12 +65,14 @@ struct HostileSafetensors: CustomTestStringConvertible, Sendable {
                 at: #""__metadata__""#, after: "{}", field: "header", message: "duplicate"),
             .header(
                 "gap before the first tensor (doc vector)",
-                #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: Array(repeating: 0, count: 8),
+                #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                data: Array(repeating: 0, count: 8),
                 at: "[4,8]", field: "a.data_offsets", message: "gap"),
             .header(
                 "two tensors at [0,4] overlap (doc vector)",
                 #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
-                data: [0, 0, 0, 0], at: "[0,4]", after: #""b""#, field: "b.data_offsets", message: "overlap"),
+                data: [0, 0, 0, 0], at: "[0,4]", after: #""b""#, field: "b.data_offsets",
+                message: "overlap"),
             .header(
                 "end before begin", #"{"a":{"dtype":"U8","shape":[0],"data_offsets":[4,0]}}"#,
                 data: [0, 0, 0, 0], at: "[4,0]", field: "a.data_offsets"),
@@ -84,14 +95,16 @@ struct HostileSafetensors: CustomTestStringConvertible, Sendable {
                 "float dimension", #"{"a":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}"#,
                 data: [0, 0, 0, 0], at: "[1.0]", field: "a.shape[0]"),
             .header(
-                "dimension over Int.max", #"{"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}}"#,
+                "dimension over Int.max",
+                #"{"a":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}}"#,
                 data: [0, 0, 0, 0], at: "[1844", field: "a.shape[0]"),
             .header(
                 "dims whose product overflows",
                 #"{"a":{"dtype":"U8","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}"#,
                 at: "[4294967296,", field: "a.shape", message: "overflow"),
             .header(
-                "elements x bits overflows", #"{"a":{"dtype":"F32","shape":[2305843009213693952],"data_offsets":[0,0]}}"#,
+                "elements x bits overflows",
+                #"{"a":{"dtype":"F32","shape":[2305843009213693952],"data_offsets":[0,0]}}"#,
                 at: "[2305843009213693952]", field: "a.shape", message: "overflow"),
             .header(
                 "negative offset", #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[-1,0]}}"#,
@@ -100,13 +113,15 @@ struct HostileSafetensors: CustomTestStringConvertible, Sendable {
                 "three data_offsets", #"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1,2]}}"#,
                 data: [0], at: "[0,1,2]", field: "a.data_offsets"),
             .header(
-                "lower-case dtype is unknown", #"{"a":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}}"#,
+                "lower-case dtype is unknown",
+                #"{"a":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}}"#,
                 data: [0, 0, 0, 0], at: #""f32""#, field: "a.dtype", message: "unknown dtype"),
             .header(
                 "dtype not a string", #"{"a":{"dtype":7,"shape":[1],"data_offsets":[0,4]}}"#,
                 data: [0, 0, 0, 0], at: "7", field: "a.dtype"),
             .header(
-                "missing shape", #"{"a":{"dtype":"F32","data_offsets":[0,4]}}"#, data: [0, 0, 0, 0],
+                "missing shape", #"{"a":{"dtype":"F32","data_offsets":[0,4]}}"#,
+                data: [0, 0, 0, 0],
                 at: #"{"dtype""#, field: "a", message: "shape"),
             .header(
                 "entry not an object", #"{"a":[1,2]}"#, at: "[1,2]", field: "a"),
@@ -115,7 +130,8 @@ struct HostileSafetensors: CustomTestStringConvertible, Sendable {
                 #"{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,1]}}"#, data: [0], at: "[3]",
                 field: "a.shape", message: "byte"),
             .header(
-                "metadata value not a string (doc vector)", #"{"__metadata__":{"format":"pt","a":1}}"#,
+                "metadata value not a string (doc vector)",
+                #"{"__metadata__":{"format":"pt","a":1}}"#,
                 at: "1}", field: "__metadata__[\"a\"]", message: "integer 1"),
             .header(
                 "metadata value null", #"{"__metadata__":{"a":null}}"#, at: "null",
@@ -137,7 +153,9 @@ struct HostileSafetensors: CustomTestStringConvertible, Sendable {
 
 @Suite("Safetensors hostile files")
 struct SafetensorsHostileTests {
-    @Test("a hostile file is rejected with the right error, offset and field", arguments: HostileSafetensors.all)
+    @Test(
+        "a hostile file is rejected with the right error, offset and field",
+        arguments: HostileSafetensors.all)
     func hostile(_ c: HostileSafetensors) throws {
         let e = try #require(ST.error(c.bytes), "opened")
         #expect(c.matches(e), "got \(e) (\(e.reason)); want \(c.kind) at \(c.offset) \(c.field)")
@@ -155,7 +173,9 @@ struct SafetensorsHostileTests {
                 return false
             }
             for t in f.tensors {
-                guard let b = try? f.bytes(of: t) else { Issue.record("bytes(of:) threw"); continue }
+                guard let b = try? f.bytes(of: t) else {
+                    Issue.record("bytes(of:) threw"); continue
+                }
                 #expect(b.count == t.byteCount)
                 #expect(b.offset + b.count <= bytes.count)
             }

@@ -15,10 +15,14 @@ struct SafetensorsShardTests {
         ("norm", .f32, [1], [0, 0, 0x80, 0x3F]),
     ]
     static var plan: [TensorInfo] {
-        tensors.map { TensorInfo(name: $0.0, type: .dense($0.1), shape: $0.2, byteCount: $0.3.count) }
+        tensors.map {
+            TensorInfo(name: $0.0, type: .dense($0.1), shape: $0.2, byteCount: $0.3.count)
+        }
     }
 
-    static func writeSharded(_ dir: String, limit: Int, metadata: Metadata = ["format": .string("pt")]) throws
+    static func writeSharded(
+        _ dir: String, limit: Int, metadata: Metadata = ["format": .string("pt")]
+    ) throws
         -> ShardedSafetensorsWriter
     {
         var sink = ShardedSafetensorsWriter(directory: dir, maxShardBytes: limit, baseName: "model")
@@ -28,18 +32,33 @@ struct SafetensorsShardTests {
         return sink
     }
 
-    @Test("huggingface_hub's split rule: oversized tensors alone, new shard when the next would overflow")
+    @Test(
+        "huggingface_hub's split rule: oversized tensors alone, new shard when the next would overflow"
+    )
     func splitRule() {
-        #expect(ShardedSafetensorsWriter.shards(of: Self.plan, maxShardBytes: 80) == [[0, 1], [3], [2, 4, 5]])
-        #expect(ShardedSafetensorsWriter.shards(of: Self.plan, maxShardBytes: 1000) == [[0, 1, 2, 3, 4, 5]])
-        #expect(ShardedSafetensorsWriter.shards(of: Self.plan, maxShardBytes: 1) == [[0], [1], [2], [3], [4], [5]])
+        #expect(
+            ShardedSafetensorsWriter.shards(of: Self.plan, maxShardBytes: 80) == [
+                [0, 1], [3], [2, 4, 5],
+            ])
+        #expect(
+            ShardedSafetensorsWriter.shards(of: Self.plan, maxShardBytes: 1000) == [
+                [0, 1, 2, 3, 4, 5]
+            ])
+        #expect(
+            ShardedSafetensorsWriter.shards(of: Self.plan, maxShardBytes: 1) == [
+                [0], [1], [2], [3], [4], [5],
+            ])
         #expect(ShardedSafetensorsWriter.shards(of: [], maxShardBytes: 10) == [[]])
-        #expect(ShardedSafetensorsWriter.shardName(1, of: 3, baseName: "model") == "model-00002-of-00003.safetensors")
-        #expect(ShardedSafetensorsWriter.shardName(0, of: 1, baseName: "model") == "model.safetensors")
+        #expect(
+            ShardedSafetensorsWriter.shardName(1, of: 3, baseName: "model")
+                == "model-00002-of-00003.safetensors")
+        #expect(
+            ShardedSafetensorsWriter.shardName(0, of: 1, baseName: "model") == "model.safetensors")
     }
 
-    @Test("shards and index as transformers writes them; Python reads every shard back",
-          .enabled(if: Python.available))
+    @Test(
+        "shards and index as transformers writes them; Python reads every shard back",
+        .enabled(if: Python.available))
     func pythonReadsShards() throws {
         let dir = TestPaths.temporaryDirectory()
         let sink = try Self.writeSharded(dir, limit: 80)
@@ -47,7 +66,10 @@ struct SafetensorsShardTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         #expect(files == sink.shardNames + ["model.safetensors.index.json"])
         let want = MetadataValue.object(
-            Metadata(uniqueKeysWithValues: Self.tensors.map { ($0.0, .string($0.3.map { String(format: "%02x", $0) }.joined())) }))
+            Metadata(
+                uniqueKeysWithValues: Self.tensors.map {
+                    ($0.0, .string($0.3.map { String(format: "%02x", $0) }.joined()))
+                }))
         let r = try Python.run(
             """
             import sys, json, os
@@ -73,7 +95,9 @@ struct SafetensorsShardTests {
         try #require(r.status == 0, "\(r.stderr)")
         let doc = try JSON.parse(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(doc["index_matches"] == .bool(true))
-        #expect((doc["ok"]?.arrayValue ?? []).compactMap(\.stringValue) == Self.tensors.map(\.0).sorted())
+        #expect(
+            (doc["ok"]?.arrayValue ?? []).compactMap(\.stringValue)
+                == Self.tensors.map(\.0).sorted())
     }
 
     @Test("everything in one shard gives model.safetensors and no index")
@@ -93,7 +117,9 @@ struct SafetensorsShardTests {
         let source = try ShardedSource(index: dir + "/model.safetensors.index.json")
         #expect(source.tensors.map(\.name) == ["embed", "l0.w", "big", "l1.w", "l0.b", "norm"])
         #expect(source.tensors.map(\.location.file) == [0, 0, 1, 2, 2, 2])
-        #expect(source.files.map { $0.split(separator: "/").last.map(String.init) ?? "" } == (1...3).map { "model-0000\($0)-of-00003.safetensors" })
+        #expect(
+            source.files.map { $0.split(separator: "/").last.map(String.init) ?? "" }
+                == (1...3).map { "model-0000\($0)-of-00003.safetensors" })
         #expect(source.metadata == ["format": .string("pt")])
         #expect(source.indexMetadata["total_size"] == .int64(64 + 16 + 8 + 100 + 32 + 4))
         #expect(source.indexMetadata["total_parameters"] == .int64(16 + 8 + 2 + 100 + 4 + 1))
@@ -105,11 +131,17 @@ struct SafetensorsShardTests {
 
     @Test("the Hugging Face fixture reads through its index")
     func fixture() throws {
-        let source = try ShardedSource(index: TestPaths.fixture("safetensors/sharded/model.safetensors.index.json"))
-        #expect(source.tensors.map(\.name) == ["model.embed.weight", "model.norm.weight", "model.layers.0.ids", "lm_head.weight"])
+        let source = try ShardedSource(
+            index: TestPaths.fixture("safetensors/sharded/model.safetensors.index.json"))
+        #expect(
+            source.tensors.map(\.name) == [
+                "model.embed.weight", "model.norm.weight", "model.layers.0.ids", "lm_head.weight",
+            ])
         #expect(source.tensors.map(\.location.file) == [0, 0, 1, 1])
         let embed = try source.bytes(of: try #require(source.tensor(named: "model.embed.weight")))
-        let values = (0..<12).map { embed.raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
+        let values = (0..<12).map {
+            embed.raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self)
+        }
         #expect(values == (0..<12).map(Float.init))
         #expect(source.indexMetadata["total_size"] == .int64(48 + 6 + 24 + 24))
     }
@@ -129,14 +161,21 @@ struct SafetensorsShardTests {
         ]
         edit(&map)
         let index = MetadataValue.object([
-            "weight_map": .object(Metadata(uniqueKeysWithValues: map.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+            "weight_map": .object(
+                Metadata(
+                    uniqueKeysWithValues: map.sorted { $0.key < $1.key }.map {
+                        ($0.key, .string($0.value))
+                    }))
         ])
-        try index.jsonString(pretty: true).write(toFile: dir + "/model.safetensors.index.json", atomically: true, encoding: .utf8)
+        try index.jsonString(pretty: true).write(
+            toFile: dir + "/model.safetensors.index.json", atomically: true, encoding: .utf8)
         return dir
     }
 
     static func indexError(_ dir: String) -> FormatError? {
-        do { _ = try ShardedSource(index: dir + "/model.safetensors.index.json") } catch { return error }
+        do { _ = try ShardedSource(index: dir + "/model.safetensors.index.json") } catch {
+            return error
+        }
         return nil
     }
 
@@ -148,7 +187,9 @@ struct SafetensorsShardTests {
         let e1 = try #require(Self.indexError(missing))
         #expect(e1.file == missing + "/model.safetensors.index.json")
         #expect(e1.field == "weight_map[\"lm_head.weight\"]")
-        #expect(e1.message.contains("model-00002-of-00002.safetensors") && e1.message.contains("does not exist"))
+        #expect(
+            e1.message.contains("model-00002-of-00002.safetensors")
+                && e1.message.contains("does not exist"))
         #expect(e1.offset != nil)
 
         // The index maps a tensor to a shard that does not hold it.
@@ -157,9 +198,12 @@ struct SafetensorsShardTests {
         #expect(e2.file == ghost + "/model.safetensors.index.json")
         #expect(e2.field == "weight_map[\"ghost\"]")
         #expect(e2.message.contains("model-00001-of-00002.safetensors"))
-        let text = try String(contentsOfFile: ghost + "/model.safetensors.index.json", encoding: .utf8)
+        let text = try String(
+            contentsOfFile: ghost + "/model.safetensors.index.json", encoding: .utf8)
         let key = try #require(text.range(of: "\"ghost\""))
-        let at = try #require(text.range(of: "\"model-00001-of-00002.safetensors\"", range: key.upperBound..<text.endIndex))
+        let at = try #require(
+            text.range(
+                of: "\"model-00001-of-00002.safetensors\"", range: key.upperBound..<text.endIndex))
         #expect(e2.offset == text.utf8.distance(from: text.startIndex, to: at.lowerBound))
 
         // A shard holds a tensor the index does not list.
@@ -170,7 +214,9 @@ struct SafetensorsShardTests {
         #expect(e3.message.contains("model.safetensors.index.json"))
 
         // The index maps a tensor to the other shard than the one holding it.
-        let moved = try Self.staleCopy { $0["model.norm.weight"] = "model-00002-of-00002.safetensors" }
+        let moved = try Self.staleCopy {
+            $0["model.norm.weight"] = "model-00002-of-00002.safetensors"
+        }
         let e4 = try #require(Self.indexError(moved))
         #expect(e4.file == moved + "/model-00001-of-00002.safetensors")
         #expect(e4.message.contains("model-00002-of-00002.safetensors"))
@@ -186,12 +232,17 @@ struct SafetensorsShardTests {
         let second = dir + "/model-00002-of-00002.safetensors"
         try FileManager.default.removeItem(atPath: second)
         try ST.writeWithUs(
-            [("lm_head.weight", .f32, [1], [0, 0, 0, 0]), ("model.layers.0.ids", .i64, [1], [1, 0, 0, 0, 0, 0, 0, 0]),
-             ("model.norm.weight", .f16, [1], [0, 0x3C])],
+            [
+                ("lm_head.weight", .f32, [1], [0, 0, 0, 0]),
+                ("model.layers.0.ids", .i64, [1], [1, 0, 0, 0, 0, 0, 0, 0]),
+                ("model.norm.weight", .f16, [1], [0, 0x3C]),
+            ],
             metadata: [:], to: second)
         let e = try #require(Self.indexError(dir))
         #expect(e.file == second && e.field == "model.norm.weight")
-        #expect(e.message.contains("two shards") && e.message.contains("model-00001-of-00002.safetensors"))
+        #expect(
+            e.message.contains("two shards")
+                && e.message.contains("model-00001-of-00002.safetensors"))
 
         // Without an index too.
         let first = dir + "/model-00001-of-00002.safetensors"

@@ -28,7 +28,9 @@ enum ST {
         let m = Array(marker.utf8)
         var start = 0
         if !after.isEmpty { start = offset(of: after, in: header) - 8 + after.utf8.count }
-        for i in start..<max(start, h.count - m.count + 1) where Array(h[i..<i + m.count]) == m { return 8 + i }
+        for i in start..<max(start, h.count - m.count + 1) where Array(h[i..<i + m.count]) == m {
+            return 8 + i
+        }
         fatalError("marker \(marker) not in header")
     }
 
@@ -60,7 +62,8 @@ enum ST {
 
     /// Parsed with Formats' JSON (exact doubles; Foundation's parser rounds on Linux).
     static func expectedDTypes() throws -> [Expected] {
-        let doc = try JSON.parse(ByteBuffer(mapping: TestPaths.fixture("safetensors/dtypes.json")).all)
+        let doc = try JSON.parse(
+            ByteBuffer(mapping: TestPaths.fixture("safetensors/dtypes.json")).all)
         let entries = doc.objectValue ?? [:]
         return entries.keys.sorted().map { k in
             let e = entries[k] ?? .null
@@ -95,8 +98,11 @@ enum ST {
 
     /// Hands `bytes` to `sink` (through a heap copy: closures over typed-throwing calls crash
     /// this compiler's IRGen).
-    static func write<S: TensorSink>(_ bytes: [UInt8], _ info: TensorInfo, into sink: inout S) throws {
-        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+    static func write<S: TensorSink>(_ bytes: [UInt8], _ info: TensorInfo, into sink: inout S)
+        throws
+    {
+        let buf = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(bytes.count, 1), alignment: 16)
         defer { buf.deallocate() }
         buf.copyBytes(from: bytes)
         try sink.write(info, bytes: UnsafeRawBufferPointer(rebasing: buf[0..<bytes.count]))

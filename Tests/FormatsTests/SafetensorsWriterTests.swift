@@ -20,7 +20,8 @@ struct SafetensorsWriterTests {
         #expect(try ST.read(ours) == ST.read(TestPaths.fixture("safetensors/dtypes.safetensors")))
 
         let f4 = dir + "/f4.safetensors"
-        try ST.writeWithUs([("fp4", .f4, [2, 4], [0x21, 0x43, 0x65, 0xF7])], metadata: [:], to: f4)
+        try ST.writeWithUs(
+            [("fp4", .f4, [2, 4], [0x21, 0x43, 0x65, 0xF7])], metadata: [:], to: f4)
         #expect(try ST.read(f4) == ST.read(TestPaths.fixture("safetensors/f4.safetensors")))
 
         let empty = dir + "/empty.safetensors"
@@ -37,15 +38,20 @@ struct SafetensorsWriterTests {
         try ST.writeWithUs([("attn.0", .f32, [1, 2, 3], values)], metadata: [:], to: path)
         let expected =
             [0x40, 0, 0, 0, 0, 0, 0, 0]
-            + Array(#"{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}"#.utf8) + values
+            + Array(#"{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}"#.utf8)
+            + values
         #expect(try ST.read(path) == expected)
     }
 
-    @Test("names needing JSON escapes and non-ASCII are written as serde_json writes them",
-          .enabled(if: Python.available))
+    @Test(
+        "names needing JSON escapes and non-ASCII are written as serde_json writes them",
+        .enabled(if: Python.available))
     func escapes() throws {
         let dir = TestPaths.temporaryDirectory()
-        let names = ["q\"uote", "back\\slash", "tab\tnew\nline", "ctl\u{01}\u{1F}\u{7F}", "ünï/ç😀", "", "b\u{08}f\u{0C}r\r"]
+        let names = [
+            "q\"uote", "back\\slash", "tab\tnew\nline", "ctl\u{01}\u{1F}\u{7F}", "ünï/ç😀", "",
+            "b\u{08}f\u{0C}r\r",
+        ]
         let r = try Python.run(
             """
             import sys, json, numpy as np
@@ -53,29 +59,33 @@ struct SafetensorsWriterTests {
             names = json.loads(sys.argv[2])
             save_file({n: np.full((i + 1,), i, np.int16) for i, n in enumerate(names)}, sys.argv[1],
                       metadata={"k\\"ey\\u0001": "v\\u00e9\\n"})
-            """, [dir + "/py.safetensors", MetadataValue.array(names.map { .string($0) }).jsonString()])
+            """,
+            [dir + "/py.safetensors", MetadataValue.array(names.map { .string($0) }).jsonString()])
         try #require(r.status == 0, "\(r.stderr)")
         let tensors: [(String, DType, [Int], [UInt8])] = names.enumerated().map { i, n in
             var b: [UInt8] = []
             for _ in 0...i { withUnsafeBytes(of: Int16(i).littleEndian) { b += $0 } }
             return (n, .i16, [i + 1], b)
         }
-        try ST.writeWithUs(tensors, metadata: ["k\"ey\u{01}": .string("vé\n")], to: dir + "/ours.safetensors")
+        try ST.writeWithUs(
+            tensors, metadata: ["k\"ey\u{01}": .string("vé\n")], to: dir + "/ours.safetensors")
         #expect(try ST.read(dir + "/ours.safetensors") == ST.read(dir + "/py.safetensors"))
         let back = try SafetensorsFile(path: dir + "/ours.safetensors")
         #expect(Set(back.tensors.map(\.name)) == Set(names))
         #expect(back.metadata == ["k\"ey\u{01}": .string("vé\n")])
     }
 
-    @Test("Python reads back what we write, value for value, with several metadata keys",
-          .enabled(if: Python.available))
+    @Test(
+        "Python reads back what we write, value for value, with several metadata keys",
+        .enabled(if: Python.available))
     func pythonReadsBack() throws {
         let dir = TestPaths.temporaryDirectory()
         let path = dir + "/ours.safetensors"
         let numpyPath = dir + "/numpy.safetensors"
         let tensors = try Self.fixtureTensors()
         try ST.writeWithUs(
-            tensors, metadata: ["format": .string("np"), "a": .string("1"), "b": .string("two")], to: path)
+            tensors, metadata: ["format": .string("np"), "a": .string("1"), "b": .string("two")],
+            to: path)
         // The binding's numpy path knows numpy's own dtypes (+ bfloat16 through ml_dtypes).
         let fp8 = tensors.filter { $0.0.hasPrefix("f8_") }.map(\.0)
         try ST.writeWithUs(tensors.filter { !fp8.contains($0.0) }, metadata: [:], to: numpyPath)
@@ -105,7 +115,9 @@ struct SafetensorsWriterTests {
         #expect(numpyOK == Set(tensors.map(\.0)).subtracting(fp8))
         let torchOK = Set((doc["torch"]?.arrayValue ?? []).compactMap(\.stringValue))
         #expect(torchOK == Set(tensors.map(\.0)))
-        #expect(doc["meta"] == .object(["a": .string("1"), "b": .string("two"), "format": .string("np")]))
+        #expect(
+            doc["meta"]
+                == .object(["a": .string("1"), "b": .string("two"), "format": .string("np")]))
     }
 
     @Test("our writer's output reads back through our reader with the plan's offsets")
@@ -113,7 +125,9 @@ struct SafetensorsWriterTests {
         let path = TestPaths.temporaryDirectory() + "/rt.safetensors"
         var sink = SafetensorsWriter(path: path)
         let tensors = try Self.fixtureTensors()
-        let plan = tensors.map { TensorInfo(name: $0.0, type: .dense($0.1), shape: $0.2, byteCount: $0.3.count) }
+        let plan = tensors.map {
+            TensorInfo(name: $0.0, type: .dense($0.1), shape: $0.2, byteCount: $0.3.count)
+        }
         try sink.begin(metadata: [:], plan: plan)
         let layout = try #require(sink.layout)
         // Written in reverse plan order: offsets come from the plan, not the arrival order.
@@ -143,10 +157,17 @@ struct SafetensorsWriterTests {
         }
         let a = TensorInfo(name: "a", type: .dense(.f32), shape: [2], byteCount: 8)
         let q = TensorInfo(name: "q", type: .ggml(.Q4_0), shape: [32], byteCount: 18)
-        #expect(beginError([:], [q])?.reason == .unsupported("safetensors stores dense dtypes only, not Q4_0"))
-        #expect(beginError([:], [TensorInfo(name: "a", type: .dense(.f32), shape: [2], byteCount: 7)])?.field == "a")
+        #expect(
+            beginError([:], [q])?.reason
+                == .unsupported("safetensors stores dense dtypes only, not Q4_0"))
+        #expect(
+            beginError([:], [TensorInfo(name: "a", type: .dense(.f32), shape: [2], byteCount: 7)])?
+                .field == "a")
         #expect(beginError([:], [a, a])?.reason == .invalid("duplicate tensor name"))
-        #expect(beginError([:], [TensorInfo(name: "__metadata__", type: .dense(.u8), shape: [1], byteCount: 1)]) != nil)
+        #expect(
+            beginError(
+                [:], [TensorInfo(name: "__metadata__", type: .dense(.u8), shape: [1], byteCount: 1)]
+            ) != nil)
         let meta = beginError(["n": .int64(5)], [a])
         #expect(meta?.field == "__metadata__[\"n\"]")
         #expect(meta?.message.contains("must be strings") == true)
@@ -155,8 +176,12 @@ struct SafetensorsWriterTests {
             var sink = SafetensorsWriter(path: path)
             try sink.begin(metadata: [:], plan: [a])
             let other = TensorInfo(name: "b", type: .dense(.f32), shape: [2], byteCount: 8)
-            #expect(throws: FormatError.self) { try ST.write([UInt8](repeating: 0, count: 8), other, into: &sink) }
-            #expect(throws: FormatError.self) { try ST.write([UInt8](repeating: 0, count: 4), a, into: &sink) }
+            #expect(throws: FormatError.self) {
+                try ST.write([UInt8](repeating: 0, count: 8), other, into: &sink)
+            }
+            #expect(throws: FormatError.self) {
+                try ST.write([UInt8](repeating: 0, count: 4), a, into: &sink)
+            }
             #expect(throws: FormatError.self) { try sink.commit() }  // "a" never written
         }
         let left = try FileManager.default.contentsOfDirectory(atPath: dir)

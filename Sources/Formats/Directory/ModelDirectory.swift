@@ -53,12 +53,14 @@ public struct ModelDirectory: TensorSource {
         let buffer = try ByteBuffer(mapping: configPath)
         guard buffer.count <= Self.maxConfigurationBytes else {
             throw FormatError(
-                .limitExceeded("config.json of \(buffer.count) bytes exceeds \(Self.maxConfigurationBytes)"),
+                .limitExceeded(
+                    "config.json of \(buffer.count) bytes exceeds \(Self.maxConfigurationBytes)"),
                 file: configPath, offset: 0)
         }
         guard case .object(let configuration) = try JSON.parse(buffer.all, field: "config") else {
             throw FormatError(
-                .invalid("config.json is not a JSON object"), file: configPath, offset: 0, field: "config")
+                .invalid("config.json is not a JSON object"), file: configPath, offset: 0,
+                field: "config")
         }
         self.configuration = configuration
 
@@ -71,21 +73,26 @@ public struct ModelDirectory: TensorSource {
             weights = try ShardedSource(files: [path + "/" + Self.singleFileName])
         } else {
             indexFile = nil
-            let files = names.filter { $0.hasSuffix(".safetensors") && Self.isFile(path + "/" + $0) }
+            let files = names.filter {
+                $0.hasSuffix(".safetensors") && Self.isFile(path + "/" + $0)
+            }
             guard !files.isEmpty else {
                 let torch = names.filter { $0.hasPrefix("pytorch_model") && $0.hasSuffix(".bin") }
                 if !torch.isEmpty {
                     throw FormatError(
                         .unsupported(
-                            "pytorch_model.bin weights: \(torch.joined(separator: ", ")) (convert them to safetensors first)"),
+                            "pytorch_model.bin weights: \(torch.joined(separator: ", ")) (convert them to safetensors first)"
+                        ),
                         file: path)
                 }
-                throw FormatError(.invalid("no *.safetensors weights in the model directory"), file: path)
+                throw FormatError(
+                    .invalid("no *.safetensors weights in the model directory"), file: path)
             }
             weights = try ShardedSource(files: files.map { path + "/" + $0 })
         }
         weightFiles = weights.files
-        let mlx = configuration["quantization"] != nil || weights.metadata["format"]?.stringValue == "mlx"
+        let mlx =
+            configuration["quantization"] != nil || weights.metadata["format"]?.stringValue == "mlx"
         format = mlx ? .mlx : .hf
     }
 

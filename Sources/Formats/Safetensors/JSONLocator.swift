@@ -18,7 +18,7 @@ package struct JSONLocator {
     /// The first non-whitespace byte at or after `i`.
     package func skipWhitespace(_ i: Int) -> Int {
         var i = i
-        while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+        while i < bytes.count, Self.isWhitespace(bytes[i]) { i += 1 }
         return i
     }
 
@@ -70,15 +70,20 @@ package struct JSONLocator {
                 if depth > 0 {
                     i += 1
                 } else {
-                    while i < bytes.count,
-                        ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D]
-                            .contains(bytes[i])
-                    {
-                        i += 1
-                    }
+                    while i < bytes.count, !Self.endsScalar(bytes[i]) { i += 1 }
                 }
             }
         } while depth > 0
         return i
+    }
+
+    static func isWhitespace(_ b: UInt8) -> Bool {
+        b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D
+    }
+
+    /// Bytes that end a number or literal: whitespace, `,`, `}` or `]`.
+    static func endsScalar(_ b: UInt8) -> Bool {
+        isWhitespace(b) || b == UInt8(ascii: ",") || b == UInt8(ascii: "}")
+            || b == UInt8(ascii: "]")
     }
 }

@@ -66,18 +66,22 @@ struct SafetensorsEntry {
         var shape: [Int] = []
         shape.reserveCapacity(dims.count)
         for (i, d) in dims.enumerated() {
-            shape.append(try Self.index(d, file: file, offset: shapeAt, field: "\(name).shape[\(i)]"))
+            shape.append(
+                try Self.index(d, file: file, offset: shapeAt, field: "\(name).shape[\(i)]"))
         }
         self.shape = shape
 
         let offsetsValue = try require("data_offsets")
         guard let pair = offsetsValue.arrayValue, pair.count == 2 else {
             throw FormatError(
-                .invalid("data_offsets must be an array of 2 integers, found \(offsetsValue.jsonKind)"),
+                .invalid(
+                    "data_offsets must be an array of 2 integers, found \(offsetsValue.jsonKind)"),
                 file: file, offset: offsetsAt, field: "\(name).data_offsets")
         }
-        begin = try Self.index(pair[0], file: file, offset: offsetsAt, field: "\(name).data_offsets[0]")
-        end = try Self.index(pair[1], file: file, offset: offsetsAt, field: "\(name).data_offsets[1]")
+        begin = try Self.index(
+            pair[0], file: file, offset: offsetsAt, field: "\(name).data_offsets[0]")
+        end = try Self.index(
+            pair[1], file: file, offset: offsetsAt, field: "\(name).data_offsets[1]")
     }
 
     /// A JSON number that must be a non-negative integer fitting in `Int` (Rust: `usize`).

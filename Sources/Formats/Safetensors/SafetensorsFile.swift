@@ -49,7 +49,8 @@ public struct SafetensorsFile: TensorSource {
         guard declared <= UInt64(Self.maxHeaderSize) else {
             throw FormatError(
                 .limitExceeded(
-                    "header size \(declared) exceeds \(Self.maxHeaderSize) bytes (safetensors MAX_HEADER_SIZE)"),
+                    "header size \(declared) exceeds \(Self.maxHeaderSize) bytes (safetensors MAX_HEADER_SIZE)"
+                ),
                 file: file, offset: 0, field: "header_size")
         }
         let n = Int(declared)
@@ -118,7 +119,8 @@ public struct SafetensorsFile: TensorSource {
             return o
         default:
             throw FormatError(
-                .invalid("__metadata__ must be an object of strings or null, found \(value.jsonKind)"),
+                .invalid(
+                    "__metadata__ must be an object of strings or null, found \(value.jsonKind)"),
                 file: file, offset: offset, field: "__metadata__")
         }
     }
@@ -140,7 +142,9 @@ public struct SafetensorsFile: TensorSource {
                 let what =
                     e.end < e.begin
                     ? "end before begin"
-                    : e.begin > end ? "a gap of \(e.begin - end) bytes before it" : "overlaps the previous tensor"
+                    : e.begin > end
+                        ? "a gap of \(e.begin - end) bytes before it"
+                        : "overlaps the previous tensor"
                 throw FormatError(
                     .invalid("data_offsets [\(e.begin), \(e.end)] must start at \(end): \(what)"),
                     file: file, offset: e.offsetsAt, field: field)
@@ -164,7 +168,8 @@ public struct SafetensorsFile: TensorSource {
             guard e.end - e.begin == bits / 8 else {
                 throw FormatError(
                     .invalid(
-                        "data_offsets span \(e.end - e.begin) bytes, but \(e.dtype.rawValue) \(e.shape) needs \(bits / 8)"),
+                        "data_offsets span \(e.end - e.begin) bytes, but \(e.dtype.rawValue) \(e.shape) needs \(bits / 8)"
+                    ),
                     file: file, offset: e.offsetsAt, field: field)
             }
             end = e.end

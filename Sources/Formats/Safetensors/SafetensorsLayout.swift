@@ -38,7 +38,8 @@ public struct SafetensorsLayout: Sendable {
             }
             guard t.name != SafetensorsFile.metadataKey else {
                 throw FormatError(
-                    .invalid("a tensor may not be named \(SafetensorsFile.metadataKey)"), file: file,
+                    .invalid("a tensor may not be named \(SafetensorsFile.metadataKey)"),
+                    file: file,
                     field: t.name)
             }
             guard names.insert(t.name).inserted else {
@@ -67,7 +68,8 @@ public struct SafetensorsLayout: Sendable {
             for (k, (key, value)) in metadata.enumerated() {
                 guard let s = value.stringValue else {
                     throw FormatError(
-                        .invalid("safetensors metadata values must be strings, found \(value.jsonKind)"),
+                        .invalid(
+                            "safetensors metadata values must be strings, found \(value.jsonKind)"),
                         file: file, field: "__metadata__[\"\(key)\"]")
                 }
                 if k > 0 { json.append(UInt8(ascii: ",")) }
@@ -87,7 +89,8 @@ public struct SafetensorsLayout: Sendable {
             json.append(contentsOf: Array(t.shape.map(String.init).joined(separator: ",").utf8))
             let (end, overflow) = offset.addingReportingOverflow(t.byteCount)
             guard !overflow else {
-                throw FormatError(.limitExceeded("total data size overflows"), file: file, field: t.name)
+                throw FormatError(
+                    .limitExceeded("total data size overflows"), file: file, field: t.name)
             }
             json.append(contentsOf: Array("],\"data_offsets\":[\(offset),\(end)]}".utf8))
             relative.append(
@@ -101,7 +104,8 @@ public struct SafetensorsLayout: Sendable {
         guard json.count <= SafetensorsFile.maxHeaderSize else {
             throw FormatError(
                 .limitExceeded(
-                    "header of \(json.count) bytes exceeds \(SafetensorsFile.maxHeaderSize) (safetensors MAX_HEADER_SIZE)"),
+                    "header of \(json.count) bytes exceeds \(SafetensorsFile.maxHeaderSize) (safetensors MAX_HEADER_SIZE)"
+                ),
                 file: file, field: "header")
         }
         var prefix = withUnsafeBytes(of: UInt64(json.count).littleEndian) { Array($0) }

@@ -43,7 +43,9 @@ public struct SafetensorsWriter: TensorSink {
     /// Writes the bytes of a planned tensor at its offset.
     /// - Throws: `FormatError` for a tensor not in the plan, written twice, or whose byte
     ///   count differs from the plan; `.io` when the write fails.
-    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
+    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)
+        throws(FormatError)
+    {
         guard let output, let layout else { preconditionFailure("write before begin") }
         guard let slot = slots[tensor.name] else {
             throw FormatError(.invalid("tensor is not in the plan"), file: path, field: tensor.name)
@@ -51,6 +53,13 @@ public struct SafetensorsWriter: TensorSink {
         let planned = layout.tensors[slot]
         guard !written[slot] else {
             throw FormatError(.invalid("tensor written twice"), file: path, field: tensor.name)
+        }
+        guard tensor.type == planned.type, tensor.shape == planned.shape else {
+            throw FormatError(
+                .invalid(
+                    "\(tensor.type) \(tensor.shape) differs from the plan's \(planned.type) \(planned.shape)"
+                ),
+                file: path, field: tensor.name)
         }
         guard bytes.count == planned.byteCount else {
             throw FormatError(

@@ -28,7 +28,9 @@ public struct ShardedSafetensorsWriter: TensorSink {
 
     /// A writer into `directory` (which must exist). `baseName` "model" gives
     /// `model.safetensors` / `model-00001-of-00002.safetensors`.
-    public init(directory: String, maxShardBytes: Int = defaultMaxShardBytes, baseName: String = "model") {
+    public init(
+        directory: String, maxShardBytes: Int = defaultMaxShardBytes, baseName: String = "model"
+    ) {
         self.directory = directory
         self.maxShardBytes = maxShardBytes
         self.baseName = baseName
@@ -100,9 +102,12 @@ public struct ShardedSafetensorsWriter: TensorSink {
         }
     }
 
-    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
+    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)
+        throws(FormatError)
+    {
         guard let s = shardOf[tensor.name] else {
-            throw FormatError(.invalid("tensor is not in the plan"), file: directory, field: tensor.name)
+            throw FormatError(
+                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
         }
         try writers[s].write(tensor, bytes: bytes)
     }

@@ -44,13 +44,16 @@ public struct ShardedSource: TensorSource {
         let root = try JSON.parse(buffer.all, field: "index")
         let locator = JSONLocator(buffer.all.raw)
         guard case .object(let top) = root else {
-            throw FormatError(.invalid("index is not a JSON object"), file: path, offset: 0, field: "index")
+            throw FormatError(
+                .invalid("index is not a JSON object"), file: path, offset: 0, field: "index")
         }
         let topPlaces = locator.members(ofObjectAt: 0)
-        guard let mapIndex = top.index(forKey: "weight_map"), case .object(let map) = top.values[mapIndex]
+        guard let mapIndex = top.index(forKey: "weight_map"),
+            case .object(let map) = top.values[mapIndex]
         else {
             throw FormatError(
-                .invalid("missing or non-object weight_map"), file: path, offset: 0, field: "weight_map")
+                .invalid("missing or non-object weight_map"), file: path, offset: 0,
+                field: "weight_map")
         }
         let mapAt = mapIndex < topPlaces.count ? topPlaces[mapIndex].value : 0
         let mapPlaces = locator.members(ofObjectAt: mapAt)
@@ -84,7 +87,8 @@ public struct ShardedSource: TensorSource {
                 let example = map.first { $0.value.stringValue == name }?.key ?? ""
                 throw FormatError(
                     .invalid("index maps \"\(example)\" to \(name), which does not exist"),
-                    file: path, offset: mapped[example]?.offset, field: "weight_map[\"\(example)\"]")
+                    file: path, offset: mapped[example]?.offset, field: "weight_map[\"\(example)\"]"
+                )
             }
             shards.append(try SafetensorsFile(path: shardPath))
         }
@@ -122,13 +126,16 @@ public struct ShardedSource: TensorSource {
                 if let index {
                     guard let entry = index.map[t.name] else {
                         throw FormatError(
-                            .invalid("stale index: \(shard.path) holds this tensor, \(index.path) does not list it"),
+                            .invalid(
+                                "stale index: \(shard.path) holds this tensor, \(index.path) does not list it"
+                            ),
                             file: shard.path, offset: t.location.offset, field: t.name)
                     }
                     guard entry.shard == shardName else {
                         throw FormatError(
                             .invalid(
-                                "tensor is in two shards: \(shard.path) holds it, \(index.path) maps it to \(entry.shard)"),
+                                "tensor is in two shards: \(shard.path) holds it, \(index.path) maps it to \(entry.shard)"
+                            ),
                             file: shard.path, offset: t.location.offset, field: t.name)
                     }
                 }
@@ -141,7 +148,8 @@ public struct ShardedSource: TensorSource {
             for (name, entry) in index.map.sorted(by: { $0.value.offset < $1.value.offset })
             where seen[name] == nil {
                 throw FormatError(
-                    .invalid("stale index: maps this tensor to \(entry.shard), which does not hold it"),
+                    .invalid(
+                        "stale index: maps this tensor to \(entry.shard), which does not hold it"),
                     file: index.path, offset: entry.offset, field: "weight_map[\"\(name)\"]")
             }
         }
