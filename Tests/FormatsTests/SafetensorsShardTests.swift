@@ -251,4 +251,28 @@ struct SafetensorsShardTests {
             #expect(error.message.contains(first) && error.message.contains(second))
         }
     }
+
+    @Test("mutations of an index open or throw FormatError; what opens reads in bounds")
+    func indexMutations() throws {
+        let dir = try Self.staleCopy { _ in }
+        let path = dir + "/model.safetensors.index.json"
+        let original = try ST.read(path)
+        var rejected = 0
+        for i in 0..<original.count {
+            for flip: UInt8 in [0x01, 0x20] {
+                var m = original
+                m[i] ^= flip
+                try ST.write(m, to: path)
+                do {
+                    let source = try ShardedSource(index: path)
+                    #expect(source.tensors.count == 4)
+                    for t in source.tensors { #expect(try source.bytes(of: t).count == t.byteCount) }
+                } catch {
+                    rejected += 1
+                    #expect(error.file != nil)
+                }
+            }
+        }
+        #expect(rejected > original.count)
+    }
 }
