@@ -57,6 +57,26 @@ public final class OutputFile {
         if count > 0 { try write([UInt8](repeating: 0, count: count)) }
     }
 
+    /// Writes `bytes` at absolute file offset `offset` (buffered bytes are flushed first),
+    /// for formats whose data order differs from the order tensors arrive in (safetensors
+    /// sorts by dtype, callers stream in plan order). Does not move `position`.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(FormatError) {
+        try flush()
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        var at = offset
+        while left > 0 {
+            let n = pwrite(fd, p, left, off_t(at))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FormatError(.io("write failed: \(String(cString: strerror(errno)))"), file: path)
+            }
+            left -= n
+            p += n
+            at += n
+        }
+    }
+
     private func flush() throws(FormatError) {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { b in Result { () throws(FormatError) in try writeAll(b) } }.get()
