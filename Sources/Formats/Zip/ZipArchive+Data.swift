@@ -30,10 +30,24 @@ extension ZipArchive {
         return out
     }
 
-    /// Inflates a raw deflate stream that must produce exactly `size` bytes.
-    private static func inflateMember(_ input: ByteSlice, size: Int, name: String, field: String)
-        throws(FormatError) -> ByteSlice
-    {
+    /// The first `count` bytes of the member (fewer if it is shorter), for sniffing a
+    /// header without extracting the whole member: a slice when stored, else inflated up to
+    /// `count` bytes. The CRC is not checked (it covers the whole member; `data(of:)` checks).
+    public func leadingBytes(of entry: ZipEntry, count: Int) throws(FormatError) -> ByteSlice {
+        let field = "'\(entry.name)'.data"
+        let n = max(0, min(count, entry.uncompressedSize))
+        let stored = try buffer.all.slice(entry.dataOffset, entry.compressedSize, field: field)
+        if entry.method == ZipEntry.Method.stored { return try stored.slice(0, n, field: field) }
+        return try Self.inflateMember(
+            stored, size: n, name: "\(buffer.name):\(entry.name)", field: field, whole: n == entry.uncompressedSize)
+    }
+
+    /// Inflates a raw deflate stream into `size` bytes. With `whole`, the stream must
+    /// produce exactly `size` bytes and end; otherwise inflation stops once `size` bytes
+    /// are out.
+    private static func inflateMember(
+        _ input: ByteSlice, size: Int, name: String, field: String, whole: Bool = true
+    ) throws(FormatError) -> ByteSlice {
         func fail(_ why: String, _ at: Int) -> FormatError {
             FormatError(.invalid(why), file: input.name, offset: input.offset + at, field: field)
         }
@@ -61,6 +75,7 @@ extension ZipArchive {
                 let rc = inflate(&stream, Z_NO_FLUSH)
                 inPos += inN - Int(stream.avail_in)
                 outPos += outN - Int(stream.avail_out)
+                if !whole, outPos == size, rc == Z_OK || rc == Z_BUF_ERROR || rc == Z_STREAM_END { return }
                 switch rc {
                 case Z_STREAM_END:
                     guard outPos == size else {
