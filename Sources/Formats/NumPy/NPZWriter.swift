@@ -13,7 +13,10 @@
 /// ```swift
 /// var w = NPZWriter(path: "out.npz")
 /// try w.begin(metadata: [:], plan: source.tensors)
-/// for t in source.tensors { try w.write(t, bytes: source.bytes(of: t).raw) }
+/// for t in source.tensors {
+///     let data = try source.bytes(of: t)   // keep it alive while `raw` is in use
+///     try withExtendedLifetime(data) { try w.write(t, bytes: data.raw) }
+/// }
 /// try w.commit()
 /// ```
 public struct NPZWriter: TensorSink {
@@ -52,7 +55,7 @@ public struct NPZWriter: TensorSink {
 
     /// Writes the next tensor of the plan as member `NAME.npy`.
     public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
-        guard var zip, let output, next < plan.count else {
+        guard zip != nil, let output, next < plan.count else {
             throw FormatError(.invalid("write without begin, or past the plan"), file: path, field: tensor.name)
         }
         let t = plan[next]
@@ -63,16 +66,16 @@ public struct NPZWriter: TensorSink {
         }
         let header = headers[next]
         let crc = header.withUnsafeBytes { h in CRC32.update(CRC32.checksum(h), bytes) }
-        try zip.beginMember(name: t.name + ".npy", size: header.count + bytes.count, crc: crc)
+        // Mutate in place: a local copy would duplicate the member list on every write.
+        try zip?.beginMember(name: t.name + ".npy", size: header.count + bytes.count, crc: crc)
         try output.write(header)
         try output.write(bytes)
-        self.zip = zip
         next += 1
     }
 
     /// Writes the central directory and renames the file into place.
     public mutating func commit() throws(FormatError) {
-        guard var zip, let output else {
+        guard zip != nil, let output else {
             throw FormatError(.invalid("commit without begin"), file: path)
         }
         guard next == plan.count else {
@@ -80,7 +83,7 @@ public struct NPZWriter: TensorSink {
                 .invalid("commit after \(next) of \(plan.count) tensors"), file: path,
                 field: plan[next].name)
         }
-        try zip.finish()
+        try zip?.finish()
         try output.commit()
         self.zip = nil
         self.output = nil
