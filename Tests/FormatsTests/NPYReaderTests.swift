@@ -52,7 +52,9 @@ struct NPYReaderTests {
     }
 
     /// An npy with `text` as its header (padded like numpy) and `data` after it.
-    static func npy(_ text: String, major: UInt8 = 1, data: [UInt8] = [], rawLength: UInt32? = nil) -> [UInt8] {
+    static func npy(_ text: String, major: UInt8 = 1, data: [UInt8] = [], rawLength: UInt32? = nil)
+        -> [UInt8]
+    {
         var b = NPYHeader.magic + [major, 0]
         let t = Array(text.utf8) + [0x0A]
         let n = rawLength ?? UInt32(t.count)
@@ -74,43 +76,78 @@ struct NPYReaderTests {
     }
 
     static let hostile: [Hostile] = [
-        .init(label: "extra key", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1, }",
-              data: [0, 0, 0, 0], token: "'extra'", field: "header.key"),
-        .init(label: "missing key", header: "{'descr': '<f4', 'shape': (1,), }", token: "{", field: "header"),
-        .init(label: "duplicate key", header: "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (), }",
-              token: "'descr': '<f4', 'f", field: "header.descr"),
-        .init(label: "(n) is an int", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1), }",
-              token: "(1)", field: "header.shape"),
-        .init(label: "missing comma in tuple", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1 2), }",
-              token: "2)", field: "header.shape"),
-        .init(label: "negative dimension", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }",
-              token: "-1", field: "header.shape[0]"),
-        .init(label: "leading zero", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (01,), }",
-              token: "01", field: "header.shape[0]"),
-        .init(label: "int for a bool", header: "{'descr': '<f4', 'fortran_order': 0, 'shape': (), }",
-              token: "0,", field: "header.fortran_order"),
-        .init(label: "escape in string", header: "{'descr': '<f\\4', 'fortran_order': False, 'shape': (), }",
-              token: "\\", field: "header.descr"),
-        .init(label: "text after the dict", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (), } x",
-              token: "x", field: "header"),
-        .init(label: "overflowing dimension", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (123456789012345678901234,), }",
-              token: "123456789012345678901234", field: "header.shape[0]"),
-        .init(label: "overflowing product", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
-              token: "(4294967296", field: "header.shape"),
-        .init(label: "overflowing byte size", header: "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,), }",
-              token: "(2305843009213693952", field: "header.shape"),
-        .init(label: "structured dtype", header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (), }",
-              token: "[", field: "header.descr"),
-        .init(label: "unknown descr", header: "{'descr': '<U8', 'fortran_order': False, 'shape': (), }",
-              token: "'<U8'", field: "header.descr"),
-        .init(label: "unknown byte order", header: "{'descr': '!f4', 'fortran_order': False, 'shape': (), }",
-              token: "'!f4'", field: "header.descr"),
-        .init(label: "object array", header: "{'descr': '|O', 'fortran_order': False, 'shape': (), }",
-              token: "'|O'", field: "header.descr"),
+        .init(
+            label: "extra key",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1, }",
+            data: [0, 0, 0, 0], token: "'extra'", field: "header.key"),
+        .init(
+            label: "missing key", header: "{'descr': '<f4', 'shape': (1,), }", token: "{",
+            field: "header"),
+        .init(
+            label: "duplicate key",
+            header: "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (), }",
+            token: "'descr': '<f4', 'f", field: "header.descr"),
+        .init(
+            label: "(n) is an int",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1), }",
+            token: "(1)", field: "header.shape"),
+        .init(
+            label: "missing comma in tuple",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (1 2), }",
+            token: "2)", field: "header.shape"),
+        .init(
+            label: "negative dimension",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }",
+            token: "-1", field: "header.shape[0]"),
+        .init(
+            label: "leading zero",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (01,), }",
+            token: "01", field: "header.shape[0]"),
+        .init(
+            label: "int for a bool", header: "{'descr': '<f4', 'fortran_order': 0, 'shape': (), }",
+            token: "0,", field: "header.fortran_order"),
+        .init(
+            label: "escape in string",
+            header: "{'descr': '<f\\4', 'fortran_order': False, 'shape': (), }",
+            token: "\\", field: "header.descr"),
+        .init(
+            label: "text after the dict",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (), } x",
+            token: "x", field: "header"),
+        .init(
+            label: "overflowing dimension",
+            header:
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (123456789012345678901234,), }",
+            token: "123456789012345678901234", field: "header.shape[0]"),
+        .init(
+            label: "overflowing product",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+            token: "(4294967296", field: "header.shape"),
+        .init(
+            label: "overflowing byte size",
+            header: "{'descr': '<f8', 'fortran_order': False, 'shape': (2305843009213693952,), }",
+            token: "(2305843009213693952", field: "header.shape"),
+        .init(
+            label: "structured dtype",
+            header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (), }",
+            token: "[", field: "header.descr"),
+        .init(
+            label: "unknown descr",
+            header: "{'descr': '<U8', 'fortran_order': False, 'shape': (), }",
+            token: "'<U8'", field: "header.descr"),
+        .init(
+            label: "unknown byte order",
+            header: "{'descr': '!f4', 'fortran_order': False, 'shape': (), }",
+            token: "'!f4'", field: "header.descr"),
+        .init(
+            label: "object array", header: "{'descr': '|O', 'fortran_order': False, 'shape': (), }",
+            token: "'|O'", field: "header.descr"),
         .init(label: "not a dict", header: "['descr', '<f4']", token: "[", field: "header"),
-        .init(label: "too many dimensions",
-              header: "{'descr': '<f4', 'fortran_order': False, 'shape': (" + String(repeating: "1, ", count: 65) + "), }",
-              token: String(repeating: "1, ", count: 64) + "1", field: "header.shape"),
+        .init(
+            label: "too many dimensions",
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': ("
+                + String(repeating: "1, ", count: 65) + "), }",
+            token: String(repeating: "1, ", count: 64) + "1", field: "header.shape"),
     ]
 
     @Test("hostile header dicts are refused at the offending token", arguments: hostile)
@@ -166,12 +203,17 @@ struct NPYReaderTests {
             "  {'descr': '=V2', 'fortran_order': False, 'shape': (6,)}   ",
         ]
         for h in headers {
-            let npy = try NPYFile(buffer: ByteBuffer(copying: Self.npy(h, data: Array(0..<12))), name: "x")
+            let npy = try NPYFile(
+                buffer: ByteBuffer(copying: Self.npy(h, data: Array(0..<12))), name: "x")
             #expect(npy.tensors[0].type == .dense(.bf16))
             #expect(npy.tensors[0].elementCount == 6)
             #expect(try npy.bytes(of: npy.tensors[0]).bytes == Array(0..<12))
         }
-        let be1 = try NPYFile(buffer: ByteBuffer(copying: Self.npy("{'descr': '>u1', 'fortran_order': False, 'shape': (1,)}", data: [7])), name: "x")
+        let be1 = try NPYFile(
+            buffer: ByteBuffer(
+                copying: Self.npy(
+                    "{'descr': '>u1', 'fortran_order': False, 'shape': (1,)}", data: [7])),
+            name: "x")
         #expect(!be1.tensors[0].location.bigEndian, "byte order is meaningless for 1-byte items")
     }
 
@@ -183,9 +225,12 @@ struct NPYReaderTests {
         #expect(formatError { _ = try npy.bytes(of: t) } != nil)
     }
 
-    @Test("flipped or truncated bytes never crash the reader", arguments: ["le_f4", "fortran_be_f8", "be_c8", "v3_f4", "scalar_f4"])
+    @Test(
+        "flipped or truncated bytes never crash the reader",
+        arguments: ["le_f4", "fortran_be_f8", "be_c8", "v3_f4", "scalar_f4"])
     func mutations(name: String) throws {
-        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: NumPyManifest.path(name + ".npy"))))
+        let original = try [UInt8](
+            Data(contentsOf: URL(fileURLWithPath: NumPyManifest.path(name + ".npy"))))
         var accepted = 0
         for i in 0..<original.count {
             for v: UInt8 in [0x00, 0xFF, 0x20, 0x29, 0x2C, 0x27, 0x39] {
@@ -198,7 +243,8 @@ struct NPYReaderTests {
             }
         }
         for n in 0..<original.count {
-            #expect(Self.open(Array(original[..<n])) != nil, "truncated to \(n) bytes must be refused")
+            #expect(
+                Self.open(Array(original[..<n])) != nil, "truncated to \(n) bytes must be refused")
         }
         #expect(accepted > 0)
     }

@@ -6,8 +6,10 @@ import TestSupport
 @Suite("npy and npz writers")
 struct NPYWriterTests {
     /// Little-endian C-order fixtures written by np.save: our file must be identical.
-    static let plain = ["le_f2", "le_f4", "le_f8", "le_b1", "le_u1", "le_i1", "le_i2", "le_i4", "le_i8",
-                        "le_u2", "le_u4", "le_u8", "le_c8", "scalar_f4", "empty_f4", "empty_i2_3d", "vector_u1"]
+    static let plain = [
+        "le_f2", "le_f4", "le_f8", "le_b1", "le_u1", "le_i1", "le_i2", "le_i4", "le_i8",
+        "le_u2", "le_u4", "le_u8", "le_c8", "scalar_f4", "empty_f4", "empty_i2_3d", "vector_u1",
+    ]
 
     @Test("npy files are byte-identical to np.save's", arguments: plain)
     func identical(name: String) throws {
@@ -35,15 +37,22 @@ struct NPYWriterTests {
         let h = try NPYWriter.header(dtype: .f16, shape: [2, 3])
         #expect(Array(h[0..<10]) == [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, 0x76, 0])
         let text = String(decoding: h[10...], as: UTF8.self)
-        #expect(text.hasPrefix("{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }" + String(repeating: " ", count: 20)))
+        #expect(
+            text.hasPrefix(
+                "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }"
+                    + String(repeating: " ", count: 20)))
         #expect(text.hasSuffix(" \n") && h.count == 128)
-        let scalar = String(decoding: try NPYWriter.header(dtype: .bool, shape: [])[10...], as: UTF8.self)
+        let scalar = String(
+            decoding: try NPYWriter.header(dtype: .bool, shape: [])[10...], as: UTF8.self)
         #expect(scalar.hasPrefix("{'descr': '|b1', 'fortran_order': False, 'shape': (), } "))
-        let one = String(decoding: try NPYWriter.header(dtype: .i64, shape: [7])[10...], as: UTF8.self)
+        let one = String(
+            decoding: try NPYWriter.header(dtype: .i64, shape: [7])[10...], as: UTF8.self)
         #expect(one.hasPrefix("{'descr': '<i8', 'fortran_order': False, 'shape': (7,), }"))
     }
 
-    @Test("types numpy cannot hold are refused, naming the tensor", arguments: [DType.bf16, .f8e4m3, .f8e5m2, .f4])
+    @Test(
+        "types numpy cannot hold are refused, naming the tensor",
+        arguments: [DType.bf16, .f8e4m3, .f8e5m2, .f4])
     func unsupported(dtype: DType) throws {
         let t = try #require(TensorInfo(name: "layer.w", type: .dense(dtype), shape: [2, 4]))
         let dir = TestPaths.temporaryDirectory("npz-writer")
@@ -87,10 +96,13 @@ struct NPYWriterTests {
         let dir = TestPaths.temporaryDirectory("npz-writer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Re-encode the compressed, Fortran and big-endian fixtures: all become C-order LE.
-        try Self.copy(try NPZFile(path: NumPyManifest.path("savez_compressed.npz")), to: dir + "/a.npz")
+        try Self.copy(
+            try NPZFile(path: NumPyManifest.path("savez_compressed.npz")), to: dir + "/a.npz")
         var mixed: [TensorInfo] = []
         var sources: [String: NPYFile] = [:]
-        for n in ["fortran_i2_3d", "fortran_be_f8", "be_c8", "be_u2", "scalar_f4", "empty_i2_3d", "le_u8"] {
+        for n in [
+            "fortran_i2_3d", "fortran_be_f8", "be_c8", "be_u2", "scalar_f4", "empty_i2_3d", "le_u8",
+        ] {
             let f = try NPYFile(path: NumPyManifest.path(n + ".npy"))
             sources[n] = f
             mixed.append(f.tensors[0])
@@ -117,7 +129,8 @@ struct NPYWriterTests {
                 assert b[k].shape == r.shape and (b[k] == r).all() and b[k].flags.c_contiguous, (k, b[k], r)
             print(len(a.files) + len(b.files))
             """
-        let r = try Python.run(script, [TestPaths.fixture("numpy"), dir + "/a.npz", dir + "/b.npz"])
+        let r = try Python.run(
+            script, [TestPaths.fixture("numpy"), dir + "/a.npz", dir + "/b.npz"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "12")
     }
@@ -138,16 +151,21 @@ struct NPYWriterTests {
         #expect(formatError { try w.commit() } != nil)
         var one = NPYWriter(path: dir + "/one.npy")
         #expect(formatError { try one.begin(metadata: [:], plan: [a, a]) } != nil)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }
+                .isEmpty)
     }
 
-    @Test("more than 65535 members get zip64 end records that zipfile and we read back",
-          .enabled(if: Python.available))
+    @Test(
+        "more than 65535 members get zip64 end records that zipfile and we read back",
+        .enabled(if: Python.available))
     func zip64Count() throws {
         let dir = TestPaths.temporaryDirectory("npz-writer")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let n = 65_537
-        let plan = (0..<n).map { TensorInfo(name: "t\($0)", type: .dense(.u8), shape: [1], byteCount: 1) }
+        let plan = (0..<n).map {
+            TensorInfo(name: "t\($0)", type: .dense(.u8), shape: [1], byteCount: 1)
+        }
         var w = NPZWriter(path: dir + "/many.npz")
         try w.begin(metadata: [:], plan: plan)
         for (i, t) in plan.enumerated() {
@@ -161,6 +179,8 @@ struct NPYWriterTests {
         let r = try Python.run(
             "import sys, numpy as np; z = np.load(sys.argv[1]); print(len(z.files), int(z['t65536'][0]))",
             [dir + "/many.npz"])
-        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(n) \((n - 1) % 256)", "\(r.stderr)")
+        #expect(
+            r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(n) \((n - 1) % 256)",
+            "\(r.stderr)")
     }
 }

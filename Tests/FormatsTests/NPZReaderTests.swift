@@ -44,7 +44,8 @@ struct NPZReaderTests {
         #expect(zip64.otherMembers == ["a.txt", "b/c.bin"])
     }
 
-    static let good = NPYReaderTests.npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }", data: [1, 2])
+    static let good = NPYReaderTests.npy(
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (2,), }", data: [1, 2])
 
     @Test("a member without .npy that starts with the npy magic is an array, as in numpy")
     func magicMember() throws {
@@ -86,7 +87,8 @@ struct NPZReaderTests {
 
     @Test("flipped bytes in a compressed npz never crash the reader")
     func mutations() throws {
-        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.file("savez_compressed"))))
+        let original = try [UInt8](
+            Data(contentsOf: URL(fileURLWithPath: Self.file("savez_compressed"))))
         var opened = 0
         for i in 0..<original.count {
             var b = original

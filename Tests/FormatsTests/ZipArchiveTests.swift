@@ -5,7 +5,9 @@ import TestSupport
 
 @Suite("ZIP archive reader")
 struct ZipArchiveTests {
-    static let fixtures = ["zip64.zip", "mixed.zip", "savez.npz", "savez_compressed.npz", "prefixed.npz"]
+    static let fixtures = [
+        "zip64.zip", "mixed.zip", "savez.npz", "savez_compressed.npz", "prefixed.npz",
+    ]
 
     @Test("entries and data match Python's zipfile", arguments: fixtures)
     func matchesZipfile(file: String) throws {
@@ -57,7 +59,8 @@ struct ZipArchiveTests {
         let e1 = try #require(formatError { _ = try ZipArchive(buffer: ByteBuffer(copying: cut)) })
         #expect(e1.field == "end_of_central_directory")
         // Shorter than an end record.
-        let e2 = try #require(formatError { _ = try ZipArchive(buffer: ByteBuffer(copying: [0x50, 0x4B])) })
+        let e2 = try #require(
+            formatError { _ = try ZipArchive(buffer: ByteBuffer(copying: [0x50, 0x4B])) })
         #expect(e2.reason == FormatError.Reason.truncated(needed: 22, available: 2))
         // Central directory offset out of range.
         var far = z.bytes
@@ -82,7 +85,9 @@ struct ZipArchiveTests {
     func hostileEntries() throws {
         let z = ZipBytes([("a.npy", [1, 2, 3, 4]), ("b.npy", [5])])
         let cd1 = z.centralOffsets[1]
-        func open(_ b: [UInt8]) -> FormatError? { formatError { _ = try ZipArchive(buffer: ByteBuffer(copying: b)) } }
+        func open(_ b: [UInt8]) -> FormatError? {
+            formatError { _ = try ZipArchive(buffer: ByteBuffer(copying: b)) }
+        }
 
         var big = z.bytes
         big.put(UInt32(1 << 30), at: cd1 + 20)
@@ -157,14 +162,18 @@ struct ZipArchiveTests {
 
     /// savez_compressed.npz with one central-directory size patched.
     func patchedDeflate(uncompressed: UInt32) throws -> (ZipArchive?, FormatError?, Int) {
-        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: NumPyManifest.path("savez_compressed.npz"))))
+        var bytes = try [UInt8](
+            Data(contentsOf: URL(fileURLWithPath: NumPyManifest.path("savez_compressed.npz"))))
         let original = try ZipArchive(path: NumPyManifest.path("savez_compressed.npz"))
         // Find the first central entry: the end record's central directory offset.
         let end = bytes.count - 22
         let cd = Int(bytes[end + 16]) | Int(bytes[end + 17]) << 8 | Int(bytes[end + 18]) << 16
         bytes.put(uncompressed, at: cd + 24)
         do {
-            return (try ZipArchive(buffer: ByteBuffer(copying: bytes)), nil, original.entries[0].dataOffset)
+            return (
+                try ZipArchive(buffer: ByteBuffer(copying: bytes)), nil,
+                original.entries[0].dataOffset
+            )
         } catch { return (nil, error, cd + 24) }
     }
 

@@ -29,7 +29,9 @@ extension Array where Element == UInt8 {
     }
 
     mutating func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { for (i, b) in $0.enumerated() { self[offset + i] = b } }
+        Swift.withUnsafeBytes(of: value.littleEndian) {
+            for (i, b) in $0.enumerated() { self[offset + i] = b }
+        }
     }
 
     mutating func append<T: FixedWidthInteger>(le value: T) {
@@ -70,7 +72,8 @@ struct ZipBytes {
             bytes.append(le: UInt16(0)); bytes.append(le: UInt16(0))
             bytes.append(le: UInt32(0)); bytes.append(le: crcs[i])
             bytes.append(le: UInt32(m.data.count)); bytes.append(le: UInt32(m.data.count))
-            bytes.append(le: UInt16(m.name.utf8.count)); bytes.append(le: UInt16(0)); bytes.append(le: UInt16(0))
+            bytes.append(le: UInt16(m.name.utf8.count)); bytes.append(le: UInt16(0));
+            bytes.append(le: UInt16(0))
             bytes.append(le: UInt16(0)); bytes.append(le: UInt16(0)); bytes.append(le: UInt32(0))
             bytes.append(le: UInt32(localOffsets[i] - prefix.count))
             bytes.append(contentsOf: m.name.utf8)
@@ -79,7 +82,8 @@ struct ZipBytes {
         bytes.append(le: UInt32(0x0605_4B50))
         bytes.append(le: UInt16(0)); bytes.append(le: UInt16(0))
         bytes.append(le: UInt16(members.count)); bytes.append(le: UInt16(members.count))
-        bytes.append(le: UInt32(endOffset - cdStart)); bytes.append(le: UInt32(cdStart - prefix.count))
+        bytes.append(le: UInt32(endOffset - cdStart));
+        bytes.append(le: UInt32(cdStart - prefix.count))
         bytes.append(le: UInt16(0))
     }
 

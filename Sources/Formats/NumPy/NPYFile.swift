@@ -50,7 +50,9 @@ public struct NPYFile: TensorSource {
     }
 
     /// The tensor a header describes; `file` is the member index inside an npz.
-    static func tensorInfo(_ h: NPYHeader, name: String, file: Int) throws(FormatError) -> TensorInfo {
+    static func tensorInfo(_ h: NPYHeader, name: String, file: Int) throws(FormatError)
+        -> TensorInfo
+    {
         let strides = h.fortranOrder ? StridedCopy.fortranStrides(h.shape) : nil
         let location = TensorInfo.Location(
             file: file, offset: h.dataOffset, strides: strides, bigEndian: h.descr.bigEndian)
@@ -72,7 +74,9 @@ public struct NPYFile: TensorSource {
     }
 
     /// `data` as stored, or its row-major little-endian copy when `info` says otherwise.
-    static func dense(_ data: ByteSlice, info: TensorInfo, name: String) throws(FormatError) -> ByteSlice {
+    static func dense(_ data: ByteSlice, info: TensorInfo, name: String) throws(FormatError)
+        -> ByteSlice
+    {
         let loc = info.location
         guard loc.bigEndian || loc.strides != nil else { return data }
         guard let dtype = info.type.dense, let size = dtype.byteSize else { return data }

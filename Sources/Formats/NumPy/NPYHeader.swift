@@ -32,18 +32,25 @@ public struct NPYHeader: Sendable, Hashable {
         var r = ByteReader(bytes)
         let magic = try r.bytes(6, "magic")
         guard magic.bytes == Self.magic else {
-            throw r.error(.invalid("not an npy file (magic is not \\x93NUMPY)"), field: "magic", at: 0)
+            throw r.error(
+                .invalid("not an npy file (magic is not \\x93NUMPY)"), field: "magic", at: 0)
         }
         let major = try r.read(UInt8.self, "version.major")
         let minor = try r.read(UInt8.self, "version.minor")
         guard (1...3).contains(major), minor == 0 else {
-            throw r.error(.unsupported("npy version \(major).\(minor) (1.0, 2.0, 3.0 are defined)"), field: "version", at: 6)
+            throw r.error(
+                .unsupported("npy version \(major).\(minor) (1.0, 2.0, 3.0 are defined)"),
+                field: "version", at: 6)
         }
         let lengthAt = r.offset
-        let length = major == 1 ? Int(try r.read(UInt16.self, "header_length")) : Int(try r.read(UInt32.self, "header_length"))
+        let length =
+            major == 1
+            ? Int(try r.read(UInt16.self, "header_length"))
+            : Int(try r.read(UInt32.self, "header_length"))
         guard length <= maxHeaderLength else {
             throw r.error(
-                .limitExceeded("header of \(length) bytes exceeds numpy's limit \(maxHeaderLength)"),
+                .limitExceeded(
+                    "header of \(length) bytes exceeds numpy's limit \(maxHeaderLength)"),
                 field: "header_length", at: lengthAt)
         }
         let textStart = r.absoluteOffset
@@ -75,7 +82,8 @@ public struct NPYHeader: Sendable, Hashable {
                 available < byteCount
                 ? .truncated(needed: byteCount, available: available)
                 : .invalid("\(available - byteCount) bytes after the \(byteCount)-byte array data")
-            throw FormatError(reason, file: bytes.name, offset: bytes.offset + dataOffset, field: "data")
+            throw FormatError(
+                reason, file: bytes.name, offset: bytes.offset + dataOffset, field: "data")
         }
         return NPYHeader(
             major: major, descr: dict.descr, fortranOrder: dict.fortranOrder, shape: dict.shape,
@@ -90,7 +98,9 @@ public struct NPYHeader: Sendable, Hashable {
     }
 
     /// `{'descr': ..., 'fortran_order': ..., 'shape': ...}`: exactly these keys, once each.
-    private static func parseDictionary(_ s: inout PythonLiteralScanner) throws(FormatError) -> Dictionary {
+    private static func parseDictionary(_ s: inout PythonLiteralScanner) throws(FormatError)
+        -> Dictionary
+    {
         // ast.literal_eval strips leading spaces and tabs.
         s.skipSpace()
         try s.expect("{", "header")
@@ -117,7 +127,9 @@ public struct NPYHeader: Sendable, Hashable {
                 }
                 let text = try s.string("header.descr")
                 guard let d = NPYDescr(text) else {
-                    throw s.error(.unsupported("descr '\(text)' (no ckpt dtype)"), "header.descr", at: valueAt)
+                    throw s.error(
+                        .unsupported("descr '\(text)' (no ckpt dtype)"), "header.descr", at: valueAt
+                    )
                 }
                 descr = d
             case "fortran_order":
@@ -128,7 +140,9 @@ public struct NPYHeader: Sendable, Hashable {
                 shapeOffset = s.base + valueAt
                 shape = try s.intTuple("header.shape", maxCount: maxDimensions)
             default:
-                throw s.error(.invalid("unexpected key '\(key)' (numpy allows descr, fortran_order, shape)"), "header.key", at: keyAt)
+                throw s.error(
+                    .invalid("unexpected key '\(key)' (numpy allows descr, fortran_order, shape)"),
+                    "header.key", at: keyAt)
             }
             s.skipSpace()
             if s.peek == UInt8(ascii: ",") {
@@ -144,10 +158,15 @@ public struct NPYHeader: Sendable, Hashable {
             throw s.error(.invalid("text after the header dict\(s.describeNext)"), "header")
         }
         guard let descr, let fortran, let shape else {
-            let missing = [descr == nil ? "descr" : nil, fortran == nil ? "fortran_order" : nil, shape == nil ? "shape" : nil]
+            let missing = [
+                descr == nil ? "descr" : nil, fortran == nil ? "fortran_order" : nil,
+                shape == nil ? "shape" : nil,
+            ]
             throw s.error(
-                .invalid("header dict lacks \(missing.compactMap { $0 }.joined(separator: ", "))"), "header", at: 0)
+                .invalid("header dict lacks \(missing.compactMap { $0 }.joined(separator: ", "))"),
+                "header", at: 0)
         }
-        return Dictionary(descr: descr, fortranOrder: fortran, shape: shape, shapeOffset: shapeOffset)
+        return Dictionary(
+            descr: descr, fortranOrder: fortran, shape: shape, shapeOffset: shapeOffset)
     }
 }

@@ -33,16 +33,22 @@ public struct NPYWriter: TensorSink {
     /// writes for a C-order little-endian array of `dtype` and `shape`.
     ///
     /// - Throws: `.unsupported` when numpy has no such dtype.
-    public static func header(dtype: DType, shape: [Int], tensorName: String = "") throws(FormatError) -> [UInt8] {
+    public static func header(dtype: DType, shape: [Int], tensorName: String = "")
+        throws(FormatError) -> [UInt8]
+    {
         guard let descr = NPYDescr.numpyDescr(for: dtype) else {
             throw FormatError(
-                .unsupported("tensor '\(tensorName)' is \(dtype.rawValue), which numpy cannot represent; cast it (e.g. --dtype f32)"),
+                .unsupported(
+                    "tensor '\(tensorName)' is \(dtype.rawValue), which numpy cannot represent; cast it (e.g. --dtype f32)"
+                ),
                 field: tensorName)
         }
         let dims = shape.map(String.init)
         let tuple = shape.count == 1 ? "(\(dims[0]),)" : "(" + dims.joined(separator: ", ") + ")"
         var text = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(tuple), }"
-        if let first = shape.first { text += String(repeating: " ", count: max(0, growthAxisMaxDigits - String(first).count)) }
+        if let first = shape.first {
+            text += String(repeating: " ", count: max(0, growthAxisMaxDigits - String(first).count))
+        }
         let body = Array(text.utf8)
         // numpy's _wrap_header: hlen counts the final '\n'; padding is never zero.
         for (major, lengthSize) in [(UInt8(1), 2), (UInt8(2), 4)] {
@@ -66,20 +72,27 @@ public struct NPYWriter: TensorSink {
 
     public mutating func begin(metadata: Metadata, plan: [TensorInfo]) throws(FormatError) {
         guard plan.count == 1, let t = plan.first else {
-            throw FormatError(.invalid("an npy file holds exactly one array, the plan has \(plan.count)"), file: path)
+            throw FormatError(
+                .invalid("an npy file holds exactly one array, the plan has \(plan.count)"),
+                file: path)
         }
         _ = try Self.checkedHeader(t, file: path)
         self.plan = t
         output = try OutputFile(path: path)
     }
 
-    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
+    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)
+        throws(FormatError)
+    {
         guard let plan, let output, !written else {
-            throw FormatError(.invalid("write without begin, or a second tensor"), file: path, field: tensor.name)
+            throw FormatError(
+                .invalid("write without begin, or a second tensor"), file: path, field: tensor.name)
         }
         guard tensor.name == plan.name, bytes.count == plan.byteCount else {
             throw FormatError(
-                .invalid("expected '\(plan.name)' with \(plan.byteCount) bytes, got '\(tensor.name)' with \(bytes.count)"),
+                .invalid(
+                    "expected '\(plan.name)' with \(plan.byteCount) bytes, got '\(tensor.name)' with \(bytes.count)"
+                ),
                 file: path, field: tensor.name)
         }
         try output.write(try Self.checkedHeader(plan, file: path))
@@ -100,12 +113,16 @@ public struct NPYWriter: TensorSink {
     static func checkedHeader(_ t: TensorInfo, file: String) throws(FormatError) -> [UInt8] {
         guard let dtype = t.type.dense else {
             throw FormatError(
-                .unsupported("tensor '\(t.name)' is \(t.type), a quantized type numpy cannot hold; dequantize it first"),
+                .unsupported(
+                    "tensor '\(t.name)' is \(t.type), a quantized type numpy cannot hold; dequantize it first"
+                ),
                 file: file, field: t.name)
         }
         guard t.type.byteCount(shape: t.shape) == t.byteCount else {
             throw FormatError(
-                .invalid("tensor '\(t.name)': \(t.byteCount) bytes do not match \(dtype.rawValue) \(t.shape)"),
+                .invalid(
+                    "tensor '\(t.name)': \(t.byteCount) bytes do not match \(dtype.rawValue) \(t.shape)"
+                ),
                 file: file, field: t.name)
         }
         do {

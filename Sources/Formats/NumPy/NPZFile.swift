@@ -54,8 +54,11 @@ public struct NPZFile: TensorSource {
                 // Locate the error in the archive: stored members are already at absolute
                 // offsets of the archive; inflated ones are offsets inside the member.
                 var e = error
-                if entry.method != ZipEntry.Method.stored { e.file = "\(buffer.name):\(entry.name)" }
-                else { e.field = "'\(entry.name)'.\(e.field ?? "")" }
+                if entry.method != ZipEntry.Method.stored {
+                    e.file = "\(buffer.name):\(entry.name)"
+                } else {
+                    e.field = "'\(entry.name)'.\(e.field ?? "")"
+                }
                 throw e
             }
             guard members[name] == nil else {
@@ -77,11 +80,14 @@ public struct NPZFile: TensorSource {
     /// - Throws: `.invalid` for an unknown tensor, a CRC mismatch or a corrupt deflate stream.
     public func bytes(of tensor: TensorInfo) throws(FormatError) -> ByteSlice {
         guard let (entry, header, index) = members[tensor.name] else {
-            throw FormatError(.invalid("no tensor named '\(tensor.name)'"), file: archive.buffer.name)
+            throw FormatError(
+                .invalid("no tensor named '\(tensor.name)'"), file: archive.buffer.name)
         }
         let member = try archive.data(of: entry)
-        let data = try member.slice(header.dataOffset, header.byteCount, field: "'\(entry.name)'.data")
-        return try NPYFile.dense(data, info: tensors[index], name: "\(archive.buffer.name):\(tensor.name)")
+        let data = try member.slice(
+            header.dataOffset, header.byteCount, field: "'\(entry.name)'.data")
+        return try NPYFile.dense(
+            data, info: tensors[index], name: "\(archive.buffer.name):\(tensor.name)")
     }
 }
 

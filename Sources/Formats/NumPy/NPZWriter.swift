@@ -38,10 +38,13 @@ public struct NPZWriter: TensorSink {
         var headers: [[UInt8]] = []
         for t in plan {
             guard seen.insert(t.name).inserted else {
-                throw FormatError(.invalid("duplicate tensor name '\(t.name)'"), file: path, field: t.name)
+                throw FormatError(
+                    .invalid("duplicate tensor name '\(t.name)'"), file: path, field: t.name)
             }
             guard (t.name + ".npy").utf8.count <= ZipLayout.maxNameLength else {
-                throw FormatError(.limitExceeded("tensor name longer than \(ZipLayout.maxNameLength) bytes"), file: path, field: t.name)
+                throw FormatError(
+                    .limitExceeded("tensor name longer than \(ZipLayout.maxNameLength) bytes"),
+                    file: path, field: t.name)
             }
             headers.append(try NPYWriter.checkedHeader(t, file: path))
         }
@@ -54,14 +57,19 @@ public struct NPZWriter: TensorSink {
     }
 
     /// Writes the next tensor of the plan as member `NAME.npy`.
-    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
+    public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)
+        throws(FormatError)
+    {
         guard zip != nil, let output, next < plan.count else {
-            throw FormatError(.invalid("write without begin, or past the plan"), file: path, field: tensor.name)
+            throw FormatError(
+                .invalid("write without begin, or past the plan"), file: path, field: tensor.name)
         }
         let t = plan[next]
         guard tensor.name == t.name, bytes.count == t.byteCount else {
             throw FormatError(
-                .invalid("expected '\(t.name)' with \(t.byteCount) bytes, got '\(tensor.name)' with \(bytes.count)"),
+                .invalid(
+                    "expected '\(t.name)' with \(t.byteCount) bytes, got '\(tensor.name)' with \(bytes.count)"
+                ),
                 file: path, field: tensor.name)
         }
         let header = headers[next]

@@ -41,7 +41,8 @@ struct PythonLiteralScanner {
 
     var describeNext: String {
         guard let c = peek else { return " but the header ends" }
-        return (0x21..<0x7F).contains(c) ? ", found '\(Character(Unicode.Scalar(c)))'" : ", found byte 0x\(String(c, radix: 16))"
+        return (0x21..<0x7F).contains(c)
+            ? ", found '\(Character(Unicode.Scalar(c)))'" : ", found byte 0x\(String(c, radix: 16))"
     }
 
     /// A quoted string without escapes or line breaks, decoded as UTF-8.
@@ -140,6 +141,7 @@ struct PythonLiteralScanner {
     }
 
     private func isIdentifier(_ c: UInt8) -> Bool {
-        (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || c == 0x5F || c >= 0x80
+        (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c)
+            || c == 0x5F || c >= 0x80
     }
 }

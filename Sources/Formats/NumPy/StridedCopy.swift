@@ -30,7 +30,9 @@ enum StridedCopy {
             guard count > 0, let d = dst.baseAddress, let s = source.raw.baseAddress else { return }
             let elements = count / itemSize
             guard let strides else {
-                for e in 0..<elements { copyElement(s + e * itemSize, d + e * itemSize, itemSize, swap) }
+                for e in 0..<elements {
+                    copyElement(s + e * itemSize, d + e * itemSize, itemSize, swap)
+                }
                 return
             }
             // Walk the destination in row-major order with an odometer over `shape`,

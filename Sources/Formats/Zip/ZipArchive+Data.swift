@@ -18,13 +18,16 @@ extension ZipArchive {
         if entry.method == ZipEntry.Method.stored {
             out = stored
         } else {
-            out = try Self.inflateMember(stored, size: entry.uncompressedSize, name: "\(buffer.name):\(entry.name)", field: field)
+            out = try Self.inflateMember(
+                stored, size: entry.uncompressedSize, name: "\(buffer.name):\(entry.name)",
+                field: field)
         }
         let crc = CRC32.checksum(out.raw)
         guard crc == entry.crc32 else {
             throw FormatError(
                 .invalid(
-                    "CRC-32 0x\(String(crc, radix: 16)) ≠ recorded 0x\(String(entry.crc32, radix: 16))"),
+                    "CRC-32 0x\(String(crc, radix: 16)) ≠ recorded 0x\(String(entry.crc32, radix: 16))"
+                ),
                 file: buffer.name, offset: entry.dataOffset, field: field)
         }
         return out
@@ -39,7 +42,8 @@ extension ZipArchive {
         let stored = try buffer.all.slice(entry.dataOffset, entry.compressedSize, field: field)
         if entry.method == ZipEntry.Method.stored { return try stored.slice(0, n, field: field) }
         return try Self.inflateMember(
-            stored, size: n, name: "\(buffer.name):\(entry.name)", field: field, whole: n == entry.uncompressedSize)
+            stored, size: n, name: "\(buffer.name):\(entry.name)", field: field,
+            whole: n == entry.uncompressedSize)
     }
 
     /// Inflates a raw deflate stream into `size` bytes. With `whole`, the stream must
@@ -54,7 +58,10 @@ extension ZipArchive {
         let result = try ByteBuffer.make(count: size, name: name) { (out) throws(FormatError) in
             var stream = z_stream()
             // -15: raw deflate, no zlib header (APPNOTE 4.4.5 method 8).
-            guard inflateInit2_(&stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            guard
+                inflateInit2_(
+                    &stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+            else {
                 throw fail("zlib inflateInit2 failed", 0)
             }
             defer { inflateEnd(&stream) }
@@ -68,28 +75,40 @@ extension ZipArchive {
                 // Both pointers stay inside their buffers: inPos + inN <= input.count and
                 // outPos + outN <= size; zlib writes at most avail_out bytes.
                 stream.next_in = UnsafeMutablePointer(
-                    mutating: input.raw.baseAddress.map { ($0 + inPos).assumingMemoryBound(to: Bytef.self) })
+                    mutating: input.raw.baseAddress.map {
+                        ($0 + inPos).assumingMemoryBound(to: Bytef.self)
+                    })
                 stream.avail_in = uInt(inN)
-                stream.next_out = out.baseAddress.map { ($0 + outPos).assumingMemoryBound(to: Bytef.self) }
+                stream.next_out = out.baseAddress.map {
+                    ($0 + outPos).assumingMemoryBound(to: Bytef.self)
+                }
                 stream.avail_out = uInt(outN)
                 let rc = inflate(&stream, Z_NO_FLUSH)
                 inPos += inN - Int(stream.avail_in)
                 outPos += outN - Int(stream.avail_out)
-                if !whole, outPos == size, rc == Z_OK || rc == Z_BUF_ERROR || rc == Z_STREAM_END { return }
+                if !whole, outPos == size, rc == Z_OK || rc == Z_BUF_ERROR || rc == Z_STREAM_END {
+                    return
+                }
                 switch rc {
                 case Z_STREAM_END:
                     guard outPos == size else {
-                        throw fail("deflate stream ends after \(outPos) of \(size) bytes (uncompressed_size lies)", inPos)
+                        throw fail(
+                            "deflate stream ends after \(outPos) of \(size) bytes (uncompressed_size lies)",
+                            inPos)
                     }
                     guard inPos == input.count else {
-                        throw fail("\(input.count - inPos) compressed bytes after the end of the deflate stream", inPos)
+                        throw fail(
+                            "\(input.count - inPos) compressed bytes after the end of the deflate stream",
+                            inPos)
                     }
                     return
                 case Z_OK:
                     continue  // zlib returns Z_OK only after progress, so this terminates
                 case Z_BUF_ERROR:
                     if outPos == size {
-                        throw fail("deflate stream inflates to more than \(size) bytes (uncompressed_size lies)", inPos)
+                        throw fail(
+                            "deflate stream inflates to more than \(size) bytes (uncompressed_size lies)",
+                            inPos)
                     }
                     throw fail("deflate stream truncated after \(inPos) bytes", inPos)
                 default:

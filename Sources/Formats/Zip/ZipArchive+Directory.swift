@@ -9,7 +9,8 @@ extension ZipArchive {
         let signature = try r.read(UInt32.self, "\(f).signature")
         guard signature == ZipLayout.centralHeaderSignature else {
             throw r.error(
-                .invalid("bad signature 0x\(String(signature, radix: 16))"), field: "\(f).signature", at: start)
+                .invalid("bad signature 0x\(String(signature, radix: 16))"),
+                field: "\(f).signature", at: start)
         }
         _ = try r.read(UInt16.self, "\(f).version_made_by")
         _ = try r.read(UInt16.self, "\(f).version_needed")
@@ -34,7 +35,8 @@ extension ZipArchive {
 
         guard nameLength <= ZipLayout.maxNameLength else {
             throw r.error(
-                .limitExceeded("name of \(nameLength) bytes exceeds limit \(ZipLayout.maxNameLength)"),
+                .limitExceeded(
+                    "name of \(nameLength) bytes exceeds limit \(ZipLayout.maxNameLength)"),
                 field: "\(f).file_name_length", at: nameLengthAt)
         }
         let nameBytes = try r.bytes(nameLength, "\(f).file_name")
@@ -43,11 +45,13 @@ extension ZipArchive {
         try r.skip(commentLength, "\(f).file_comment")
 
         guard flags & (ZipLayout.flagEncrypted | ZipLayout.flagStrongEncryption) == 0 else {
-            throw r.error(.unsupported("encrypted member '\(name)'"), field: "\(f).flags", at: flagsAt)
+            throw r.error(
+                .unsupported("encrypted member '\(name)'"), field: "\(f).flags", at: flagsAt)
         }
         guard method == ZipEntry.Method.stored || method == ZipEntry.Method.deflated else {
             throw r.error(
-                .unsupported("compression method \(method) of '\(name)' (only 0 stored and 8 deflated)"),
+                .unsupported(
+                    "compression method \(method) of '\(name)' (only 0 stored and 8 deflated)"),
                 field: "\(f).compression_method", at: methodAt)
         }
 
@@ -56,11 +60,16 @@ extension ZipArchive {
         var compressed = UInt64(compressed32)
         var localOffset = UInt64(offset32)
         var disk = UInt32(diskStart)
-        let needs = (uncompressed32 == .max, compressed32 == .max, offset32 == .max, diskStart == .max)
+        let needs = (
+            uncompressed32 == .max, compressed32 == .max, offset32 == .max, diskStart == .max
+        )
         if needs.0 || needs.1 || needs.2 || needs.3 {
-            guard let z = try findExtra(extra, id: ZipLayout.zip64ExtraID, field: "\(f).extra_field") else {
+            guard
+                let z = try findExtra(extra, id: ZipLayout.zip64ExtraID, field: "\(f).extra_field")
+            else {
                 throw r.error(
-                    .invalid("32-bit size or offset is 0xFFFFFFFF but there is no zip64 extra field"),
+                    .invalid(
+                        "32-bit size or offset is 0xFFFFFFFF but there is no zip64 extra field"),
                     field: "\(f).extra_field", at: compressedAt)
             }
             var zr = ByteReader(z)
@@ -70,7 +79,9 @@ extension ZipArchive {
             if needs.3 { disk = try zr.read(UInt32.self, "\(f).zip64.disk_number_start") }
         }
         guard disk == 0 else {
-            throw r.error(.unsupported("member on disk \(disk)"), field: "\(f).disk_number_start", at: offsetAt - 8)
+            throw r.error(
+                .unsupported("member on disk \(disk)"), field: "\(f).disk_number_start",
+                at: offsetAt - 8)
         }
         let limit = UInt64(file.count)
         guard compressed <= limit else {
@@ -87,17 +98,23 @@ extension ZipArchive {
         if method == ZipEntry.Method.stored {
             guard uncompressed == compressed else {
                 throw r.error(
-                    .invalid("stored member with compressed size \(compressed) ≠ uncompressed size \(uncompressed)"),
+                    .invalid(
+                        "stored member with compressed size \(compressed) ≠ uncompressed size \(uncompressed)"
+                    ),
                     field: "\(f).uncompressed_size", at: compressedAt + 4)
             }
             uncompressedSize = Int(compressed)
         } else {
             // Refuse a size no deflate stream of this length can produce before allocating it.
-            let (bound, overflow) = compressed.multipliedReportingOverflow(by: UInt64(ZipLayout.maxDeflateRatio))
-            guard uncompressed <= UInt64(ZipLayout.maxInflatedSize), overflow || uncompressed <= bound + 64 else {
+            let (bound, overflow) = compressed.multipliedReportingOverflow(
+                by: UInt64(ZipLayout.maxDeflateRatio))
+            guard uncompressed <= UInt64(ZipLayout.maxInflatedSize),
+                overflow || uncompressed <= bound + 64
+            else {
                 throw r.error(
                     .limitExceeded(
-                        "uncompressed size \(uncompressed) from \(compressed) compressed bytes (cap \(ZipLayout.maxInflatedSize), ratio \(ZipLayout.maxDeflateRatio):1)"),
+                        "uncompressed size \(uncompressed) from \(compressed) compressed bytes (cap \(ZipLayout.maxInflatedSize), ratio \(ZipLayout.maxDeflateRatio):1)"
+                    ),
                     field: "\(f).uncompressed_size", at: compressedAt + 4)
             }
             uncompressedSize = Int(uncompressed)
@@ -132,7 +149,8 @@ extension ZipArchive {
         let nameLength = Int(try r.read(UInt16.self, "\(f).local_header.file_name_length"))
         let extraLength = Int(try r.read(UInt16.self, "\(f).local_header.extra_field_length"))
         guard flags & (ZipLayout.flagEncrypted | ZipLayout.flagStrongEncryption) == 0 else {
-            throw r.error(.unsupported("encrypted member"), field: "\(f).local_header.flags", at: flagsAt)
+            throw r.error(
+                .unsupported("encrypted member"), field: "\(f).local_header.flags", at: flagsAt)
         }
         guard nameLength == name.count else {
             throw r.error(
@@ -157,7 +175,9 @@ extension ZipArchive {
     }
 
     /// The data of extra field `id` in an extra area, if present; records must tile the area.
-    private static func findExtra(_ extra: ByteSlice, id: UInt16, field: String) throws(FormatError) -> ByteSlice? {
+    private static func findExtra(_ extra: ByteSlice, id: UInt16, field: String) throws(FormatError)
+        -> ByteSlice?
+    {
         var r = ByteReader(extra)
         var found: ByteSlice?
         while !r.isAtEnd {
@@ -171,10 +191,14 @@ extension ZipArchive {
     }
 
     /// UTF-8 when flag bit 11 says so (invalid UTF-8 is an error), else CP437 (APPNOTE D).
-    private static func decodeName(_ bytes: ByteSlice, flags: UInt16, field: String) throws(FormatError) -> String {
+    private static func decodeName(_ bytes: ByteSlice, flags: UInt16, field: String)
+        throws(FormatError) -> String
+    {
         if flags & ZipLayout.flagUTF8 != 0 || bytes.raw.allSatisfy({ $0 < 0x80 }) {
             guard let s = String(validating: bytes.raw, as: UTF8.self) else {
-                throw FormatError(.invalid("name is not valid UTF-8"), file: bytes.name, offset: bytes.offset, field: field)
+                throw FormatError(
+                    .invalid("name is not valid UTF-8"), file: bytes.name, offset: bytes.offset,
+                    field: field)
             }
             return s
         }
@@ -183,16 +207,23 @@ extension ZipArchive {
 
     /// Members must not overlap one another or the central directory (Python's zipfile
     /// refuses "overlapped entries"; overlap is how some zip bombs multiply their output).
-    static func checkNoOverlap(_ entries: [ZipEntry], cdStart: Int, file: String) throws(FormatError) {
-        let order = entries.indices.sorted { entries[$0].localHeaderOffset < entries[$1].localHeaderOffset }
+    static func checkNoOverlap(_ entries: [ZipEntry], cdStart: Int, file: String)
+        throws(FormatError)
+    {
+        let order = entries.indices.sorted {
+            entries[$0].localHeaderOffset < entries[$1].localHeaderOffset
+        }
         for (k, i) in order.enumerated() {
             let e = entries[i]
             let next = k + 1 < order.count ? entries[order[k + 1]].localHeaderOffset : cdStart
             // dataOffset + compressedSize <= file size was checked, so this cannot overflow.
             guard e.dataOffset + e.compressedSize <= next else {
                 throw FormatError(
-                    .invalid("data of '\(e.name)' (\(e.compressedSize) bytes) overlaps the next record at \(next)"),
-                    file: file, offset: e.dataOffset, field: "central_directory[\(i)].compressed_size")
+                    .invalid(
+                        "data of '\(e.name)' (\(e.compressedSize) bytes) overlaps the next record at \(next)"
+                    ),
+                    file: file, offset: e.dataOffset,
+                    field: "central_directory[\(i)].compressed_size")
             }
         }
     }

@@ -40,7 +40,8 @@ public struct ZipArchive: Sendable {
         let diskEntries = try r.read(UInt16.self, "end_of_central_directory.disk_entries")
         let totalEntries = try r.read(UInt16.self, "end_of_central_directory.total_entries")
         let cdSize32 = try r.read(UInt32.self, "end_of_central_directory.central_directory_size")
-        let cdOffset32 = try r.read(UInt32.self, "end_of_central_directory.central_directory_offset")
+        let cdOffset32 = try r.read(
+            UInt32.self, "end_of_central_directory.central_directory_offset")
 
         var count = Int(totalEntries)
         var cdSize = Int(cdSize32)
@@ -54,28 +55,35 @@ public struct ZipArchive: Sendable {
         } else {
             guard disk == 0, cdDisk == 0, diskEntries == totalEntries else {
                 throw FormatError(
-                    .unsupported("multi-disk archive (disk \(disk), central directory on disk \(cdDisk))"),
-                    file: buffer.name, offset: end + 4, field: "end_of_central_directory.disk_number")
+                    .unsupported(
+                        "multi-disk archive (disk \(disk), central directory on disk \(cdDisk))"),
+                    file: buffer.name, offset: end + 4,
+                    field: "end_of_central_directory.disk_number")
             }
         }
         guard count <= ZipLayout.maxEntryCount else {
             throw FormatError(
                 .limitExceeded("\(count) entries exceeds limit \(ZipLayout.maxEntryCount)"),
-                file: buffer.name, offset: end + 10, field: "end_of_central_directory.total_entries")
+                file: buffer.name, offset: end + 10, field: "end_of_central_directory.total_entries"
+            )
         }
         // The central directory ends right where the end record starts; any shift between
         // that and the recorded offset is a prefix before the archive (Python's `concat`).
         guard cdSize <= cdEnd, cdOffset <= cdEnd - cdSize else {
             throw FormatError(
-                .invalid("central directory at \(cdOffset) + size \(cdSize) runs past its end record at \(cdEnd)"),
-                file: buffer.name, offset: end + 16, field: "end_of_central_directory.central_directory_offset")
+                .invalid(
+                    "central directory at \(cdOffset) + size \(cdSize) runs past its end record at \(cdEnd)"
+                ),
+                file: buffer.name, offset: end + 16,
+                field: "end_of_central_directory.central_directory_offset")
         }
         let prefix = cdEnd - cdSize - cdOffset
         let cdStart = cdEnd - cdSize
         guard count <= cdSize / ZipLayout.centralHeaderSize else {
             throw FormatError(
                 .invalid("\(count) entries cannot fit in a \(cdSize)-byte central directory"),
-                file: buffer.name, offset: end + 10, field: "end_of_central_directory.total_entries")
+                file: buffer.name, offset: end + 10, field: "end_of_central_directory.total_entries"
+            )
         }
 
         let directory = try file.slice(cdStart, cdSize, field: "central_directory")
@@ -85,11 +93,14 @@ public struct ZipArchive: Sendable {
         var index: [String: Int] = [:]
         for i in 0..<count {
             let at = reader.absoluteOffset
-            let e = try Self.readCentralEntry(&reader, i, prefix: prefix, file: file, cdStart: cdStart)
+            let e = try Self.readCentralEntry(
+                &reader, i, prefix: prefix, file: file, cdStart: cdStart)
             if let first = index[e.name] {
                 throw FormatError(
-                    .invalid("duplicate member name '\(e.name)' (also central directory[\(first)])"),
-                    file: buffer.name, offset: at + ZipLayout.centralHeaderSize, field: "central_directory[\(i)].file_name")
+                    .invalid(
+                        "duplicate member name '\(e.name)' (also central directory[\(first)])"),
+                    file: buffer.name, offset: at + ZipLayout.centralHeaderSize,
+                    field: "central_directory[\(i)].file_name")
             }
             index[e.name] = i
             entries.append(e)
@@ -125,14 +136,19 @@ public struct ZipArchive: Sendable {
         var p = n - ZipLayout.endRecordSize
         while p >= lowest {
             // p + 22 <= n, so the 4-byte signature and the u16 at p + 20 are in bounds.
-            if raw.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian == ZipLayout.endSignature {
-                let comment = Int(raw.loadUnaligned(fromByteOffset: p + 20, as: UInt16.self).littleEndian)
+            if raw.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian
+                == ZipLayout.endSignature
+            {
+                let comment = Int(
+                    raw.loadUnaligned(fromByteOffset: p + 20, as: UInt16.self).littleEndian)
                 if p + ZipLayout.endRecordSize + comment == n { return p }
             }
             p -= 1
         }
         throw FormatError(
-            .invalid("no end of central directory record in the last \(n - lowest) bytes (not a zip archive?)"),
+            .invalid(
+                "no end of central directory record in the last \(n - lowest) bytes (not a zip archive?)"
+            ),
             file: file.name, offset: n - ZipLayout.endRecordSize, field: "end_of_central_directory")
     }
 
@@ -141,11 +157,14 @@ public struct ZipArchive: Sendable {
     /// The zip64 end record, if a locator precedes the end record. Like Python's zipfile, the
     /// record is expected right before the locator (the locator's own offset is used only as
     /// a fallback, since a prefix shifts it).
-    private static func readZip64End(_ file: ByteSlice, endRecord: Int) throws(FormatError) -> Zip64End? {
+    private static func readZip64End(_ file: ByteSlice, endRecord: Int) throws(FormatError)
+        -> Zip64End?
+    {
         let loc = endRecord - ZipLayout.zip64LocatorSize
         guard loc >= 0 else { return nil }
         var r = ByteReader(file, offset: loc)
-        guard try r.read(UInt32.self, "zip64_locator.signature") == ZipLayout.zip64LocatorSignature else {
+        guard try r.read(UInt32.self, "zip64_locator.signature") == ZipLayout.zip64LocatorSignature
+        else {
             return nil
         }
         let disk = try r.read(UInt32.self, "zip64_locator.disk")
@@ -165,7 +184,9 @@ public struct ZipArchive: Sendable {
         if !hasSignature(position) {
             guard recordOffset <= UInt64(loc), hasSignature(Int(recordOffset)) else {
                 throw FormatError(
-                    .invalid("no zip64 end of central directory record at \(recordOffset) or \(position)"),
+                    .invalid(
+                        "no zip64 end of central directory record at \(recordOffset) or \(position)"
+                    ),
                     file: file.name, offset: loc + 8, field: "zip64_locator.offset")
             }
             position = Int(recordOffset)
@@ -175,27 +196,35 @@ public struct ZipArchive: Sendable {
         _ = try z.read(UInt16.self, "zip64_end_of_central_directory.version_made_by")
         _ = try z.read(UInt16.self, "zip64_end_of_central_directory.version_needed")
         let diskNumber = try z.read(UInt32.self, "zip64_end_of_central_directory.disk_number")
-        let cdDisk = try z.read(UInt32.self, "zip64_end_of_central_directory.central_directory_disk")
+        let cdDisk = try z.read(
+            UInt32.self, "zip64_end_of_central_directory.central_directory_disk")
         let diskEntries = try z.read(UInt64.self, "zip64_end_of_central_directory.disk_entries")
         let totalAt = z.absoluteOffset
         let total = try z.read(UInt64.self, "zip64_end_of_central_directory.total_entries")
         let sizeAt = z.absoluteOffset
         let size = try z.read(UInt64.self, "zip64_end_of_central_directory.central_directory_size")
-        let offset = try z.read(UInt64.self, "zip64_end_of_central_directory.central_directory_offset")
+        let offset = try z.read(
+            UInt64.self, "zip64_end_of_central_directory.central_directory_offset")
         guard diskNumber == 0, cdDisk == 0, diskEntries == total else {
             throw FormatError(
-                .unsupported("multi-disk archive (disk \(diskNumber), central directory on disk \(cdDisk))"),
-                file: file.name, offset: position + 16, field: "zip64_end_of_central_directory.disk_number")
+                .unsupported(
+                    "multi-disk archive (disk \(diskNumber), central directory on disk \(cdDisk))"),
+                file: file.name, offset: position + 16,
+                field: "zip64_end_of_central_directory.disk_number")
         }
         guard total <= UInt64(ZipLayout.maxEntryCount) else {
             throw FormatError(
                 .limitExceeded("\(total) entries exceeds limit \(ZipLayout.maxEntryCount)"),
-                file: file.name, offset: totalAt, field: "zip64_end_of_central_directory.total_entries")
+                file: file.name, offset: totalAt,
+                field: "zip64_end_of_central_directory.total_entries")
         }
         guard size <= UInt64(position), offset <= UInt64(position) else {
             throw FormatError(
-                .invalid("central directory offset \(offset) / size \(size) beyond the record at \(position)"),
-                file: file.name, offset: sizeAt, field: "zip64_end_of_central_directory.central_directory_size")
+                .invalid(
+                    "central directory offset \(offset) / size \(size) beyond the record at \(position)"
+                ),
+                file: file.name, offset: sizeAt,
+                field: "zip64_end_of_central_directory.central_directory_size")
         }
         return Zip64End(count: Int(total), size: Int(size), offset: Int(offset), position: position)
     }

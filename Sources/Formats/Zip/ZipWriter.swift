@@ -50,7 +50,8 @@ package struct ZipWriter {
         let nameBytes = Array(name.utf8)
         guard nameBytes.count <= ZipLayout.maxNameLength else {
             throw FormatError(
-                .limitExceeded("member name of \(nameBytes.count) bytes exceeds \(ZipLayout.maxNameLength)"),
+                .limitExceeded(
+                    "member name of \(nameBytes.count) bytes exceeds \(ZipLayout.maxNameLength)"),
                 file: output.path, field: name)
         }
         let flags: UInt16 = nameBytes.allSatisfy { $0 < 0x80 } ? 0 : ZipLayout.flagUTF8
@@ -80,7 +81,8 @@ package struct ZipWriter {
 
     private mutating func finishMember() throws(FormatError) {
         if let end = expectedEnd, output.position != end {
-            preconditionFailure("ZipWriter: member data is \(output.position - end) bytes off its declared size")
+            preconditionFailure(
+                "ZipWriter: member data is \(output.position - end) bytes off its declared size")
         }
         expectedEnd = nil
     }
