@@ -44,6 +44,21 @@ struct ZipArchiveTests {
         }
     }
 
+    @Test("a zip64 archive behind a prefix and before trailing bytes reads like zipfile")
+    func zip64Prefix() throws {
+        let path = NumPyManifest.path("zip64.zip")
+        let original = try ZipArchive(path: path)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let prefix = [UInt8](repeating: 0x2A, count: 100)
+        let shifted = try ZipArchive(buffer: ByteBuffer(copying: prefix + bytes + [1, 2, 3]))
+        #expect(
+            shifted.entries.map(\.localHeaderOffset)
+                == original.entries.map { $0.localHeaderOffset + 100 })
+        for (a, b) in zip(shifted.entries, original.entries) {
+            #expect(try shifted.data(of: a) == original.data(of: b))
+        }
+    }
+
     @Test("an empty archive has no entries")
     func empty() throws {
         let zip = try ZipArchive(buffer: ZipBytes([]).buffer)
@@ -53,7 +68,7 @@ struct ZipArchiveTests {
     @Test("hostile end records are refused at their offset")
     func hostileEnd() throws {
         let z = ZipBytes([("a", [9, 9])])
-        // Truncated EOCD: the record no longer ends at the end of the file.
+        // Truncated EOCD: no complete record is left.
         var cut = z.bytes
         cut.removeLast()
         let e1 = try #require(formatError { _ = try ZipArchive(buffer: ByteBuffer(copying: cut)) })

@@ -123,7 +123,8 @@ public struct ZipArchive: Sendable {
     // MARK: - End records
 
     /// Offset of the end of central directory record: the last signature, scanning back at
-    /// most 65535 + 22 bytes, whose comment ends exactly at the end of the file.
+    /// most 65535 + 22 bytes, whose comment ends exactly at the end of the file, else (as
+    /// Python's zipfile does) the last complete record found.
     private static func findEndRecord(_ file: ByteSlice) throws(FormatError) -> Int {
         let n = file.count
         guard n >= ZipLayout.endRecordSize else {
@@ -134,6 +135,7 @@ public struct ZipArchive: Sendable {
         let raw = file.raw
         let lowest = max(0, n - ZipLayout.maxEndRecordSearch)
         var p = n - ZipLayout.endRecordSize
+        var last: Int?  // the last signature seen, for archives followed by trailing bytes
         while p >= lowest {
             // p + 22 <= n, so the 4-byte signature and the u16 at p + 20 are in bounds.
             if raw.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian
@@ -142,9 +144,14 @@ public struct ZipArchive: Sendable {
                 let comment = Int(
                     raw.loadUnaligned(fromByteOffset: p + 20, as: UInt16.self).littleEndian)
                 if p + ZipLayout.endRecordSize + comment == n { return p }
+                if last == nil { last = p }
             }
             p -= 1
         }
+        // Python's zipfile also accepts the last record whose comment does not reach the end
+        // (bytes appended after the archive); an exact match above is preferred so a
+        // signature inside a comment cannot win.
+        if let last { return last }
         throw FormatError(
             .invalid(
                 "no end of central directory record in the last \(n - lowest) bytes (not a zip archive?)"
