@@ -91,23 +91,24 @@ public enum Converter {
         for (i, t) in plan.tensors.enumerated() {
             let bytes = try source.bytes(of: t.source)
             read += bytes.count
-            switch t.action {
-            case .copy:
-                try sink.write(t.output, bytes: bytes.raw)
-            case .cast(let from, let to):
-                let out = scratch.output(t.output.byteCount)
-                try Transform.cast(bytes.raw, from: from, to: to, into: out)
-                try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
-            case .dequantize(let from, let to):
-                let n = t.output.elementCount
-                let floats = scratch.floats(n)
-                try Transform.dequantize(bytes.raw, type: from, into: floats)
-                if to == .f32 {
-                    try sink.write(t.output, bytes: UnsafeRawBufferPointer(floats))
-                } else {
+            try bytes.withBytes { raw throws in
+                switch t.action {
+                case .copy:
+                    try sink.write(t.output, bytes: raw)
+                case .cast(let from, let to):
                     let out = scratch.output(t.output.byteCount)
-                    try Transform.cast(UnsafeRawBufferPointer(floats), from: .f32, to: to, into: out)
+                    try Transform.cast(raw, from: from, to: to, into: out)
                     try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
+                case .dequantize(let from, let to):
+                    let floats = scratch.floats(t.output.elementCount)
+                    try Transform.dequantize(raw, type: from, into: floats)
+                    if to == .f32 {
+                        try sink.write(t.output, bytes: UnsafeRawBufferPointer(floats))
+                    } else {
+                        let out = scratch.output(t.output.byteCount)
+                        try Transform.cast(UnsafeRawBufferPointer(floats), from: .f32, to: to, into: out)
+                        try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
+                    }
                 }
             }
             // The source pages are not needed again: let the kernel drop them, so resident

@@ -131,6 +131,14 @@ public struct ByteSlice: Sendable {
 
     public subscript(i: Int) -> UInt8 { raw[i] }
 
+    /// Calls `body` with the bytes, keeping the underlying buffer alive until it returns.
+    /// Prefer this to `raw` when the slice may be the only owner of its buffer (a fresh copy
+    /// made for a strided or inflated tensor): `raw`'s pointer dangles once the slice dies.
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        defer { withExtendedLifetime(buffer) {} }
+        return try body(raw)
+    }
+
     public var bytes: [UInt8] { Array(raw) }
 }
 
