@@ -1,0 +1,156 @@
+import Dispatch
+import Formats
+
+/// MLX's affine quantization, bit-identical to `mx.quantize` / `mx.dequantize` on the CPU.
+///
+/// A port of mlx `backend/cpu/quantized.cpp::quantize` (formats-safetensors-npz-torch-mlx.md
+/// §4.2-4.4): per group of `groupSize` consecutive weights along the last axis, in float32, with
+/// the large-magnitude endpoint as bias (so the scale is negative when |max| ≥ |min|) and zero
+/// on a code; scale and bias are rounded to the weight dtype only after the codes are made.
+public enum Affine {
+    /// Quantizes `weights` (elements of `dtype`, row-major `shape`) to `bits` with `groupSize`.
+    /// NaN/Inf weights are an error unless `allowNonFinite`.
+    public static func quantize(_ weights: UnsafeRawBufferPointer, dtype: DType, shape: [Int], bits: Int,
+                                groupSize: Int, allowNonFinite: Bool = false) throws(QuantizeError) -> AffineQuantized {
+        let (rows, k, groupsPerRow) = try AffineLimits.check(shape: shape, dtype: dtype, bits: bits, groupSize: groupSize)
+        let elementSize = dtype.byteSize ?? 4
+        guard weights.count == rows * k * elementSize else {
+            throw QuantizeError(.shape("weights hold \(weights.count) bytes; shape \(shape) of \(dtype.rawValue) needs \(rows * k * elementSize)"))
+        }
+        if !allowNonFinite {
+            for i in 0..<(rows * k) where !Scalars.loadAsFloat(weights, dtype, i).isFinite {
+                throw QuantizeError(.nonFinite(index: i))
+            }
+        }
+        let groups = rows * groupsPerRow
+        let wordsPerGroup = groupSize * bits / 32
+        var packed = [UInt32](repeating: 0, count: groups * wordsPerGroup)
+        var scales = [UInt8](repeating: 0, count: groups * elementSize)
+        var biases = [UInt8](repeating: 0, count: groups * elementSize)
+        packed.withUnsafeMutableBufferPointer { p in
+            scales.withUnsafeMutableBytes { s in
+                biases.withUnsafeMutableBytes { b in
+                    let buffers = UncheckedSendable((weights, p, s, b))
+                    GGMLCodec.forChunks(blocks: groups, weightsPerBlock: groupSize) { lo, hi in
+                        let (w, p, s, b) = buffers.value
+                        for g in lo..<hi {
+                            quantizeGroup(w, dtype: dtype, first: g * groupSize, count: groupSize, bits: bits,
+                                          into: UnsafeMutableBufferPointer(rebasing: p[(g * wordsPerGroup)..<((g + 1) * wordsPerGroup)]),
+                                          scales: s, biases: b, group: g)
+                        }
+                    }
+                }
+            }
+        }
+        var packedShape = shape
+        packedShape[packedShape.count - 1] = k * bits / 32
+        var scalesShape = shape
+        scalesShape[scalesShape.count - 1] = groupsPerRow
+        return AffineQuantized(packed: packed, scales: scales, biases: biases, packedShape: packedShape,
+                               scalesShape: scalesShape, dtype: dtype, bits: bits, groupSize: groupSize)
+    }
+
+    /// One group: min/max, scale and bias, codes into `words`, scale/bias stored in `dtype`.
+    @inline(__always)
+    static func quantizeGroup(_ w: UnsafeRawBufferPointer, dtype: DType, first: Int, count: Int, bits: Int,
+                              into words: UnsafeMutableBufferPointer<UInt32>,
+                              scales: UnsafeMutableRawBufferPointer, biases: UnsafeMutableRawBufferPointer, group: Int) {
+        let nBins = Float((1 << bits) - 1)
+        let eps: Float = 1e-7
+        var wMin = Float.infinity, wMax = -Float.infinity
+        for j in 0..<count {
+            let v = Scalars.loadAsFloat(w, dtype, first + j)
+            wMax = wMax < v ? v : wMax   // std::max(w_max, v)
+            wMin = v < wMin ? v : wMin   // std::min(w_min, v)
+        }
+        let mask = wMin.magnitude > wMax.magnitude
+        var scale = (wMax - wMin) / nBins
+        scale = scale < eps ? eps : scale
+        scale = mask ? scale : -scale
+        let edge = mask ? wMin : wMax
+        let q0 = (edge / scale).rounded(.toNearestOrEven)
+        var bias: Float = 0
+        if q0 != 0 {
+            scale = edge / q0
+            bias = edge
+        }
+        var acc: UInt64 = 0
+        var filled = 0
+        var out = 0
+        for j in 0..<count {
+            var q = ((Scalars.loadAsFloat(w, dtype, first + j) - bias) / scale).rounded(.toNearestOrEven)
+            q = q < 0 ? 0 : q          // std::max(q, 0.0f)
+            q = nBins < q ? nBins : q  // std::min(q, n_bins)
+            acc |= (q.isNaN ? 0 : UInt64(q)) << UInt64(filled)  // NaN only with allowNonFinite
+            filled += bits
+            if filled >= 32 {
+                words[out] = UInt32(truncatingIfNeeded: acc)
+                out += 1
+                acc >>= 32
+                filled -= 32
+            }
+        }
+        storeScalar(scale, dtype, scales, group)
+        storeScalar(bias, dtype, biases, group)
+    }
+
+    @inline(__always) static func storeScalar(_ v: Float, _ dtype: DType, _ p: UnsafeMutableRawBufferPointer, _ i: Int) {
+        switch dtype {
+        case .f16: Scalars.store(Half.fromFloat(v), p, i)
+        case .bf16: Scalars.store(Half.bf16FromFloat(v), p, i)
+        default: Scalars.store(v.bitPattern, p, i)
+        }
+    }
+
+    /// Dequantizes into float32 values equal to `mx.dequantize`'s output (which is in `dtype`:
+    /// `scale * q` and `+ bias` each rounded to it, as MLX's ops do for F16/BF16).
+    public static func dequantize(packed: UnsafeRawBufferPointer, scales: UnsafeRawBufferPointer,
+                                  biases: UnsafeRawBufferPointer, dtype: DType, shape: [Int],
+                                  bits: Int, groupSize: Int,
+                                  into dst: UnsafeMutableBufferPointer<Float>) throws(QuantizeError) {
+        let (rows, k, groupsPerRow) = try AffineLimits.check(shape: shape, dtype: dtype, bits: bits, groupSize: groupSize)
+        let elementSize = dtype.byteSize ?? 4
+        let groups = rows * groupsPerRow
+        guard packed.count == rows * k * bits / 8 else {
+            throw QuantizeError(.shape("packed weights hold \(packed.count) bytes; shape \(shape) at \(bits) bits needs \(rows * k * bits / 8)"))
+        }
+        guard scales.count == groups * elementSize, biases.count == groups * elementSize else {
+            throw QuantizeError(.shape("scales/biases hold \(scales.count)/\(biases.count) bytes; \(groups) groups of \(dtype.rawValue) need \(groups * elementSize)"))
+        }
+        guard dst.count == rows * k else {
+            throw QuantizeError(.shape("destination holds \(dst.count) values; shape \(shape) has \(rows * k)"))
+        }
+        let buffers = UncheckedSendable((packed, scales, biases, dst))
+        GGMLCodec.forChunks(blocks: groups, weightsPerBlock: groupSize) { lo, hi in
+            let (packed, scales, biases, dst) = buffers.value
+            let mask = (UInt64(1) << UInt64(bits)) - 1
+            for g in lo..<hi {
+                let scale = Scalars.loadAsFloat(scales, dtype, g), bias = Scalars.loadAsFloat(biases, dtype, g)
+                let firstBit = g * groupSize * bits
+                var acc: UInt64 = 0, have = 0
+                var word = firstBit / 32
+                for j in 0..<groupSize {
+                    if have < bits {
+                        acc |= UInt64(packed.u32(4 * word)) << UInt64(have)
+                        word += 1
+                        have += 32
+                    }
+                    let q = Float(acc & mask)
+                    acc >>= UInt64(bits)
+                    have -= bits
+                    dst[g * groupSize + j] = dequantizedValue(scale, q, bias, dtype)
+                }
+            }
+        }
+    }
+
+    @inline(__always) static func dequantizedValue(_ scale: Float, _ q: Float, _ bias: Float, _ dtype: DType) -> Float {
+        switch dtype {
+        case .f16: return Float(Float16(Float(Float16(scale * q)) + bias))
+        case .bf16:
+            let p = Half.bf16ToFloat(Half.bf16FromFloat(scale * q))
+            return Half.bf16ToFloat(Half.bf16FromFloat(p + bias))
+        default: return scale * q + bias
+        }
+    }
+}

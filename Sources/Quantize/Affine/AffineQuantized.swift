@@ -1,0 +1,61 @@
+import Formats
+
+/// One tensor in MLX's affine format, as mlx-lm writes it: `x.weight` (packed U32 codes),
+/// `x.scales` and `x.biases` (one per group, in the weight's dtype).
+public struct AffineQuantized: Sendable, Equatable {
+    /// Codes as an LSB-first bit stream per row, in little-endian u32 words.
+    public var packed: [UInt32]
+    /// Raw bytes of the per-group scales, elements of `dtype` (little-endian).
+    public var scales: [UInt8]
+    /// Raw bytes of the per-group biases, elements of `dtype`.
+    public var biases: [UInt8]
+    /// `(..., K * bits / 32)`.
+    public var packedShape: [Int]
+    /// `(..., K / groupSize)`; also the biases' shape.
+    public var scalesShape: [Int]
+    /// The dtype of scales and biases (the original weight's: F32, F16 or BF16).
+    public var dtype: DType
+    public var bits: Int
+    public var groupSize: Int
+
+    public init(packed: [UInt32], scales: [UInt8], biases: [UInt8], packedShape: [Int],
+                scalesShape: [Int], dtype: DType, bits: Int, groupSize: Int) {
+        self.packed = packed
+        self.scales = scales
+        self.biases = biases
+        self.packedShape = packedShape
+        self.scalesShape = scalesShape
+        self.dtype = dtype
+        self.bits = bits
+        self.groupSize = groupSize
+    }
+}
+
+/// The bit widths, group sizes and dtypes MLX's affine mode accepts (formats doc §4.1).
+public enum AffineLimits {
+    public static let bits: Set<Int> = [2, 3, 4, 5, 6, 8]
+    public static let groupSizes: Set<Int> = [32, 64, 128]
+    public static let dtypes: Set<DType> = [.f32, .f16, .bf16]
+
+    /// Validates a quantization request; returns (rows, K, groups per row).
+    static func check(shape: [Int], dtype: DType, bits: Int, groupSize: Int) throws(QuantizeError)
+        -> (rows: Int, k: Int, groupsPerRow: Int)
+    {
+        guard Self.bits.contains(bits) else {
+            throw QuantizeError(.unsupported("affine bits \(bits) (supported: 2, 3, 4, 5, 6, 8)"))
+        }
+        guard groupSizes.contains(groupSize) else {
+            throw QuantizeError(.unsupported("affine group size \(groupSize) (supported: 32, 64, 128)"))
+        }
+        guard dtypes.contains(dtype) else {
+            throw QuantizeError(.unsupported("affine quantization of \(dtype.rawValue) weights (F32, F16, BF16 only)"))
+        }
+        guard shape.count >= 2, let count = shape.checkedElementCount, let k = shape.last else {
+            throw QuantizeError(.shape("affine quantization needs a tensor of rank ≥ 2, got shape \(shape)"))
+        }
+        guard k > 0, k % groupSize == 0 else {
+            throw QuantizeError(.shape("last dimension \(k) of shape \(shape) is not divisible by group size \(groupSize)"))
+        }
+        return (count / k, k, k / groupSize)
+    }
+}
