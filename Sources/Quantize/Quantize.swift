@@ -1,1 +1,0 @@
-// Quantize module; see the style guide for its layout.
