@@ -1,4 +1,5 @@
 import Formats
+import Quantize
 
 /// What happens to one tensor on its way to the output.
 public enum TensorAction: Sendable, Hashable, CustomStringConvertible {
@@ -8,21 +9,35 @@ public enum TensorAction: Sendable, Hashable, CustomStringConvertible {
     case cast(from: DType, to: DType)
     /// GGML blocks decoded to a dense floating dtype.
     case dequantize(from: GGMLType, to: DType)
+    /// MLX affine quantization: three outputs (packed codes, scales, biases), scales and
+    /// biases in `dtype`.
+    case quantizeAffine(bits: Int, groupSize: Int, dtype: DType)
+    /// GGML block quantization (from float, or re-quantizing another block type).
+    case quantizeGGML(GGMLType)
 
     public var description: String {
         switch self {
         case .copy: "copy"
         case .cast(let a, let b): "cast \(a.rawValue) → \(b.rawValue)"
         case .dequantize(let a, let b): "dequantize \(a.name) → \(b.rawValue)"
+        case .quantizeAffine(let b, let g, _): "quantize affine \(b)-bit g\(g)"
+        case .quantizeGGML(let t): "quantize \(t.name)"
         }
     }
 }
 
-/// One tensor of a plan: where it comes from, what it becomes.
+/// One source tensor of a plan: where it comes from, what it becomes (one output tensor, or
+/// three for MLX affine quantization: `x.weight`, `x.scales`, `x.biases`).
 public struct PlannedTensor: Sendable {
     public var source: TensorInfo
-    public var output: TensorInfo
+    public var outputs: [TensorInfo]
     public var action: TensorAction
+    /// Why the chosen type differs from the one asked for (llama-quantize's row-length
+    /// fallback), if it does.
+    public var note: String?
+
+    /// The main output (the only one, except for affine quantization).
+    public var output: TensorInfo { outputs[0] }
 }
 
 /// Everything a conversion will write, computed from headers alone (no tensor data read):
@@ -33,6 +48,10 @@ public struct ConversionPlan: Sendable {
     public var format: OutputFormat
     public var metadata: Metadata
     public var tensors: [PlannedTensor]
+    /// The `quantization` entry an MLX `config.json` gets, for affine-quantized directories.
+    public var mlxQuantizationConfig: Metadata?
 
-    public var outputBytes: Int { tensors.reduce(0) { $0 + $1.output.byteCount } }
+    /// Output tensors in writing order.
+    public var outputs: [TensorInfo] { tensors.flatMap(\.outputs) }
+    public var outputBytes: Int { tensors.reduce(0) { $0 + $1.outputs.reduce(0) { $0 + $1.byteCount } } }
 }

@@ -1,4 +1,5 @@
 import Formats
+import Quantize
 
 /// The formats `ckpt convert` writes (cli.md).
 public enum OutputFormat: String, Sendable, CaseIterable, Codable {
@@ -28,17 +29,51 @@ public struct ConversionRequest: Sendable {
     public var dtype: DType?
     /// Largest shard of a directory output (mlx-lm and transformers use 5 GiB).
     public var maxShardBytes: Int
+    /// MLX affine quantization (`--bits`, `--group-size`, `--mlx-recipe`), for mlx and
+    /// safetensors outputs.
+    public var affine: AffineOptions?
+    /// GGUF block quantization (`--gguf-type`), for GGUF outputs.
+    public var gguf: GGUFOptions?
+    /// Quantize NaN/Inf weights instead of refusing them.
+    public var allowNonFinite: Bool
+
+    /// `--bits`, `--group-size` and an optional mixed recipe.
+    public struct AffineOptions: Sendable, Hashable {
+        public var bits: Int
+        public var groupSize: Int
+        public var recipe: MLXRecipe?
+        public init(bits: Int, groupSize: Int = 64, recipe: MLXRecipe? = nil) {
+            self.bits = bits
+            self.groupSize = groupSize
+            self.recipe = recipe
+        }
+    }
+
+    /// `--gguf-type` (a type or a llama-quantize preset), optionally pure.
+    public struct GGUFOptions: Sendable, Hashable {
+        public var preset: GGUFPreset
+        /// One type for every quantizable tensor (llama-quantize's `--pure`).
+        public var pure: Bool
+        public init(preset: GGUFPreset, pure: Bool = false) {
+            self.preset = preset
+            self.pure = pure
+        }
+    }
 
     public static let defaultMaxShardBytes = 5 << 30
 
     public init(
         source: String, destination: String, format: OutputFormat? = nil, dtype: DType? = nil,
+        affine: AffineOptions? = nil, gguf: GGUFOptions? = nil, allowNonFinite: Bool = false,
         maxShardBytes: Int = ConversionRequest.defaultMaxShardBytes
     ) {
         self.source = source
         self.destination = destination
         self.format = format
         self.dtype = dtype
+        self.affine = affine
+        self.gguf = gguf
+        self.allowNonFinite = allowNonFinite
         self.maxShardBytes = maxShardBytes
     }
 

@@ -60,7 +60,7 @@ public enum Converter {
             read = try stream(plan, source: source, into: &sink, progress: progress)
             files = [destination]
         case .gguf:
-            var sink = GGUFWriter(path: destination)
+            var sink = GGUFWriter(path: destination, alignment: Int(plan.metadata["general.alignment"]?.intValue ?? 32))
             read = try stream(plan, source: source, into: &sink, progress: progress)
             files = [destination]
         case .mlx, .hf:
@@ -70,6 +70,9 @@ public enum Converter {
             read = try stream(plan, source: source, into: &sink, progress: progress)
             if let modelDir = source as? ModelDirectory {
                 try dir.copySideFiles(from: modelDir.path)
+                if let q = plan.mlxQuantizationConfig {
+                    try dir.writeConfig(ModelConfig.withQuantization(modelDir.configuration, q))
+                }
             }
             files = try dir.commit()
         }
@@ -79,42 +82,60 @@ public enum Converter {
             seconds: seconds)
     }
 
-    /// Streams every planned tensor into `sink`, one at a time, through one reusable buffer.
+    /// Streams every planned tensor into `sink`, one at a time, through reusable buffers.
     static func stream<S: TensorSink>(
         _ plan: ConversionPlan, source: any TensorSource, into sink: inout S,
         progress: (@Sendable (ConversionProgress) -> Void)?
     ) throws -> Int {
-        try sink.begin(metadata: plan.metadata, plan: plan.tensors.map(\.output))
+        try sink.begin(metadata: plan.metadata, plan: plan.outputs)
         let scratch = ScratchBuffers()
         var done = 0
         var read = 0
+        let allowNonFinite = plan.request.allowNonFinite
         for (i, t) in plan.tensors.enumerated() {
             let bytes = try source.bytes(of: t.source)
             read += bytes.count
-            try bytes.withBytes { raw throws in
-                switch t.action {
-                case .copy:
-                    try sink.write(t.output, bytes: raw)
-                case .cast(let from, let to):
-                    let out = scratch.output(t.output.byteCount)
-                    try Transform.cast(raw, from: from, to: to, into: out)
-                    try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
-                case .dequantize(let from, let to):
-                    let floats = scratch.floats(t.output.elementCount)
-                    try Transform.dequantize(raw, type: from, into: floats)
-                    if to == .f32 {
-                        try sink.write(t.output, bytes: UnsafeRawBufferPointer(floats))
-                    } else {
+            do {
+                try bytes.withBytes { raw throws in
+                    switch t.action {
+                    case .copy:
+                        try sink.write(t.output, bytes: raw)
+                    case .cast(let from, let to):
                         let out = scratch.output(t.output.byteCount)
-                        try Transform.cast(UnsafeRawBufferPointer(floats), from: .f32, to: to, into: out)
+                        try Transform.cast(raw, from: from, to: to, into: out)
+                        try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
+                    case .dequantize(let from, let to):
+                        let floats = scratch.floats(t.output.elementCount)
+                        try GGMLCodec.dequantize(from, raw, into: floats)
+                        if to == .f32 {
+                            try sink.write(t.output, bytes: UnsafeRawBufferPointer(floats))
+                        } else {
+                            let out = scratch.output(t.output.byteCount)
+                            try Transform.cast(UnsafeRawBufferPointer(floats), from: .f32, to: to, into: out)
+                            try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
+                        }
+                    case .quantizeAffine(let bits, let groupSize, let dtype):
+                        let weights = try Transform.dense(raw, type: t.source.type, as: dtype, scratch: scratch)
+                        let q = try Affine.quantize(
+                            weights, dtype: dtype, shape: t.source.shape, bits: bits, groupSize: groupSize,
+                            allowNonFinite: allowNonFinite)
+                        try q.packed.withUnsafeBytes { b throws in try sink.write(t.outputs[0], bytes: b) }
+                        try q.scales.withUnsafeBytes { b throws in try sink.write(t.outputs[1], bytes: b) }
+                        try q.biases.withUnsafeBytes { b throws in try sink.write(t.outputs[2], bytes: b) }
+                    case .quantizeGGML(let type):
+                        let floats = try Transform.floats(raw, type: t.source.type, scratch: scratch)
+                        let out = scratch.output(t.output.byteCount)
+                        try GGMLCodec.quantize(type, UnsafeBufferPointer(floats), into: out, allowNonFinite: allowNonFinite)
                         try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
                     }
                 }
+            } catch let e as QuantizeError {
+                throw e.named(t.source.name)
             }
             // The source pages are not needed again: let the kernel drop them, so resident
             // memory stays near one tensor rather than growing to the model's size.
             bytes.evict()
-            done += t.output.byteCount
+            done += t.outputs.reduce(0) { $0 + $1.byteCount }
             progress?(ConversionProgress(
                 tensorsDone: i + 1, tensorCount: plan.tensors.count, bytesDone: done,
                 totalBytes: plan.outputBytes))

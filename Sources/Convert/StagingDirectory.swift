@@ -60,6 +60,15 @@ final class StagingDirectory {
         }
     }
 
+    /// Replaces the staged `config.json`.
+    func writeConfig(_ config: Metadata) throws(ConvertError) {
+        do {
+            try ModelConfig.text(config).write(toFile: path + "/config.json", atomically: false, encoding: .utf8)
+        } catch {
+            throw ConvertError("cannot write config.json: \(error.localizedDescription)", file: path)
+        }
+    }
+
     /// Renames the finished directory into place; returns its files.
     func commit() throws(ConvertError) -> [String] {
         let fm = FileManager.default

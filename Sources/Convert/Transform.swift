@@ -24,19 +24,40 @@ enum Transform {
         }
     }
 
-    static func dequantize(
-        _ src: UnsafeRawBufferPointer, type: GGMLType, into dst: UnsafeMutableBufferPointer<Float>
-    ) throws {
-        guard GGMLCodec.canDequantize(type) else {
-            throw ConvertError("dequantizing \(type.name) is not supported yet")
+    /// The tensor's values as F32 (widened or dequantized), in a scratch buffer.
+    static func floats(_ raw: UnsafeRawBufferPointer, type: TensorType, scratch: ScratchBuffers) throws
+        -> UnsafeMutableBufferPointer<Float>
+    {
+        switch type {
+        case .dense(let d):
+            guard let size = d.byteSize, d.isFloatingPoint else {
+                throw ConvertError("cannot quantize \(d.rawValue) values")
+            }
+            let out = scratch.floats(raw.count / size)
+            try cast(raw, from: d, to: .f32, into: UnsafeMutableRawBufferPointer(out))
+            return out
+        case .ggml(let g):
+            let out = scratch.floats(raw.count / g.bytesPerBlock * g.blockSize)
+            try GGMLCodec.dequantize(g, raw, into: out)
+            return out
         }
-        let blocks = dst.count / type.blockSize
-        let bs = type.blockSize, bb = type.bytesPerBlock
-        try parallelChunks(count: blocks, bytes: src.count) { lo, hi throws(QuantizeError) in
-            try GGMLCodec.dequantize(
-                type, UnsafeRawBufferPointer(rebasing: src[lo * bb..<hi * bb]),
-                into: UnsafeMutableBufferPointer(rebasing: dst[lo * bs..<hi * bs]))
+    }
+
+    /// The tensor's values in the dense dtype `dtype` (no copy when already so).
+    static func dense(_ raw: UnsafeRawBufferPointer, type: TensorType, as dtype: DType, scratch: ScratchBuffers) throws
+        -> UnsafeRawBufferPointer
+    {
+        if type == .dense(dtype) { return raw }
+        if case .dense(let d) = type, d.isFloatingPoint, let inSize = d.byteSize, let outSize = dtype.byteSize {
+            let out = scratch.output(raw.count / inSize * outSize)
+            try cast(raw, from: d, to: dtype, into: out)
+            return UnsafeRawBufferPointer(out)
         }
+        let f = try floats(raw, type: type, scratch: scratch)
+        if dtype == .f32 { return UnsafeRawBufferPointer(f) }
+        let out = scratch.output(f.count * (dtype.byteSize ?? 4))
+        try cast(UnsafeRawBufferPointer(f), from: .f32, to: dtype, into: out)
+        return UnsafeRawBufferPointer(out)
     }
 
     /// Calls `body(lo, hi)` over `[0, count)` in one chunk per worker (or one chunk when small).

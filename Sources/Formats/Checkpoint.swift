@@ -55,7 +55,7 @@ public enum Checkpoint {
     public static func open(_ buffer: ByteBuffer) throws(FormatError) -> any TensorSource {
         switch try detectFormat(buffer) {
         case .gguf: return try GGUFFile(buffer: buffer)
-        case .npy: return try NPYFile(buffer: buffer)
+        case .npy: return try NPYFile(buffer: buffer, name: buffer.name)
         case .npz: return try NPZFile(buffer: buffer)
         case .pytorch: return try TorchCheckpoint(buffer: buffer)
         case .safetensors: return try SafetensorsFile(buffer: buffer)

@@ -212,9 +212,10 @@ extension MetadataValue {
     /// Serializes as JSON. Keys keep their order; `sortKeys` sorts them instead.
     /// Floats print as the shortest text that round-trips; NaN/Inf (possible in GGUF) print
     /// as strings, since JSON has no literal for them.
-    public func jsonString(pretty: Bool = false, sortKeys: Bool = false) -> String {
+    /// `indentWidth` spaces per level when pretty (Python's `json.dump(indent=4)` look).
+    public func jsonString(pretty: Bool = false, sortKeys: Bool = false, indentWidth: Int = 2) -> String {
         var out = ""
-        write(into: &out, indent: pretty ? 0 : nil, sortKeys: sortKeys)
+        write(into: &out, indent: pretty ? 0 : nil, sortKeys: sortKeys, unit: String(repeating: " ", count: indentWidth))
         return out
     }
 
@@ -243,9 +244,9 @@ extension MetadataValue {
         else { out.append("\(d)") }
     }
 
-    func write(into out: inout String, indent: Int?, sortKeys: Bool) {
+    func write(into out: inout String, indent: Int?, sortKeys: Bool, unit: String = "  ") {
         let nl: (Int) -> String = { level in
-            indent == nil ? "" : "\n" + String(repeating: "  ", count: level)
+            indent == nil ? "" : "\n" + String(repeating: unit, count: level)
         }
         let level = indent ?? 0
         switch self {
@@ -271,7 +272,7 @@ extension MetadataValue {
             for (k, v) in a.enumerated() {
                 if k > 0 { out.append(indent == nil ? ", " : ",") }
                 out.append(nl(level + 1))
-                v.write(into: &out, indent: indent.map { _ in level + 1 }, sortKeys: sortKeys)
+                v.write(into: &out, indent: indent.map { _ in level + 1 }, sortKeys: sortKeys, unit: unit)
             }
             out.append(nl(level))
             out.append("]")
@@ -284,7 +285,7 @@ extension MetadataValue {
                 out.append(nl(level + 1))
                 Self.escape(key, into: &out)
                 out.append(": ")
-                o[key]?.write(into: &out, indent: indent.map { _ in level + 1 }, sortKeys: sortKeys)
+                o[key]?.write(into: &out, indent: indent.map { _ in level + 1 }, sortKeys: sortKeys, unit: unit)
             }
             out.append(nl(level))
             out.append("}")

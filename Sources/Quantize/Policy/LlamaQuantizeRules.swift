@@ -152,8 +152,8 @@ public enum LlamaQuantizeRules {
             var from: GGMLType?
             if type.blockSize > 1, t.rowLength % type.blockSize != 0 {
                 guard var fb = fallback(type) else {
-                    throw QuantizeError(
-                        "tensor '\(name)': row length \(t.rowLength) is not a multiple of \(type.name)'s block of \(type.blockSize), and \(type.name) has no fallback type")
+                    throw QuantizeError(.shape(
+                        "row length \(t.rowLength) is not a multiple of \(type.name)'s block of \(type.blockSize), and \(type.name) has no fallback type"), tensor: name)
                 }
                 if t.rowLength % fb.blockSize != 0 { fb = .F16 }
                 from = type

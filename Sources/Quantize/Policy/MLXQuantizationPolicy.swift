@@ -34,10 +34,10 @@ public struct MLXQuantizationPolicy: Sendable, Hashable {
         throws(QuantizeError)
     {
         guard TensorQuantization.affineBits.contains(bits) else {
-            throw QuantizeError("unsupported bits \(bits) for MLX affine quantization (2, 3, 4, 5, 6, 8)")
+            throw QuantizeError(.unsupported("bits \(bits) for MLX affine quantization (2, 3, 4, 5, 6, 8)"))
         }
         guard TensorQuantization.affineGroupSizes.contains(groupSize) else {
-            throw QuantizeError("unsupported group size \(groupSize) for MLX affine quantization (32, 64, 128)")
+            throw QuantizeError(.unsupported("group size \(groupSize) for MLX affine quantization (32, 64, 128)"))
         }
         self.bits = bits
         self.groupSize = groupSize

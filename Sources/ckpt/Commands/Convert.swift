@@ -1,6 +1,7 @@
 import ArgumentParser
 import Convert
 import Formats
+import Quantize
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,14 +25,38 @@ struct Convert: ParsableCommand {
     @Option(help: "Cast floating tensors to f32, f16 or bf16 (quantized tensors are dequantized to it).")
     var dtype: DTypeArgument?
 
+    @Option(help: "MLX affine quantization: bits per weight (2, 3, 4, 5, 6, 8), for --to mlx or .safetensors.")
+    var bits: Int?
+
+    @Option(help: "MLX affine group size (32, 64, 128).")
+    var groupSize: Int = 64
+
+    @Option(help: "MLX mixed recipe as mlx_lm.convert --quant-predicate: mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6.")
+    var mlxRecipe: MLXRecipe?
+
+    @Option(help: "GGUF quantization: a type (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K) or a llama-quantize preset (Q4_K_M Q4_K_S Q5_K_M Q5_K_S Q3_K_M Q3_K_S Q3_K_L Q2_K_S).")
+    var ggufType: GGUFPresetArgument?
+
+    @Flag(help: "With --gguf-type: the one type for every quantizable tensor, as llama-quantize --pure.")
+    var pure = false
+
+    @Flag(help: "Quantize NaN/Inf weights instead of refusing them.")
+    var allowNonFinite = false
+
     @Flag(help: "Print the result as one JSON document on stdout.")
     var json = false
 
     @OptionGroup var catalog: CatalogOptions
 
     func run() throws {
+        if mlxRecipe != nil && bits == nil {
+            throw ValidationError("--mlx-recipe needs --bits (the bits of the layers the recipe leaves low)")
+        }
         let request = ConversionRequest(
-            source: source, destination: destination, format: format, dtype: dtype?.dtype)
+            source: source, destination: destination, format: format, dtype: dtype?.dtype,
+            affine: bits.map { .init(bits: $0, groupSize: groupSize, recipe: mlxRecipe) },
+            gguf: ggufType.map { .init(preset: $0.preset, pure: pure) },
+            allowNonFinite: allowNonFinite)
         let bar = ProgressBar()
         let result = try Converter.convert(request) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
@@ -45,6 +70,17 @@ struct Convert: ParsableCommand {
 }
 
 extension OutputFormat: ExpressibleByArgument {}
+extension MLXRecipe: ExpressibleByArgument {}
+
+/// `--gguf-type`: a ggml type or a llama-quantize preset name.
+struct GGUFPresetArgument: ExpressibleByArgument {
+    var preset: GGUFPreset
+    init?(argument: String) {
+        guard let p = GGUFPreset(name: argument) else { return nil }
+        preset = p
+    }
+    static var allValueStrings: [String] { GGUFPreset.names }
+}
 
 /// `--dtype`: f32, f16 or bf16, in any case.
 struct DTypeArgument: ExpressibleByArgument {

@@ -29,12 +29,15 @@ enum ConversionReport {
             "bytes_written": .int64(Int64(r.bytesWritten)),
             "seconds": .float64(r.seconds),
             "tensors": .array(p.tensors.map { t in
-                .object([
+                var o: Metadata = [
                     "name": .string(t.output.name),
                     "dtype": .string(t.output.type.description),
                     "shape": .array(t.output.shape.map { .int64(Int64($0)) }),
                     "action": .string(t.action.description),
-                ])
+                    "source_dtype": .string(t.source.type.description),
+                ]
+                if let note = t.note { o["note"] = .string(note) }
+                return .object(o)
             }),
         ])
     }
