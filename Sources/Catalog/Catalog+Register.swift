@@ -187,3 +187,23 @@ extension Catalog {
         }
     }
 }
+
+extension Catalog {
+    /// Records that entry `id` was made from `parent` (`ckpt add --parent`).
+    /// - Throws: `CatalogError.invalid` when that would make a loop.
+    @discardableResult
+    public func setParent(of id: Int64, to parent: Int64?) throws(CatalogError) -> CatalogEntry {
+        try write { db in
+            var cursor = parent
+            var seen: Set<Int64> = []
+            while let p = cursor, seen.insert(p).inserted {
+                if p == id {
+                    throw CatalogError(.invalid("#\(parent ?? 0) descends from #\(id): that would be a loop"))
+                }
+                cursor = try Int64.fetchOne(db, sql: "SELECT parent_id FROM checkpoint WHERE id = ?", arguments: [p])
+            }
+            try db.execute(sql: "UPDATE checkpoint SET parent_id = ? WHERE id = ?", arguments: [parent, id])
+        }
+        return try entry(id: id)
+    }
+}

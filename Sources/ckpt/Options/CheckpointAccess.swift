@@ -1,0 +1,35 @@
+import Catalog
+import Foundation
+import Formats
+
+/// How the command line opens and recognises checkpoints for the catalog.
+///
+/// The catalog takes these as parameters so that it does not depend on the readers; the lead
+/// wires `Checkpoint.open` and `Checkpoint.detectFormat` here when the readers are merged.
+enum CheckpointAccess {
+    static let open: CheckpointOpener = { path in
+        throw FormatError(.unsupported("no checkpoint readers in this build of ckpt"), file: path)
+    }
+
+    /// By name only, until `Checkpoint.detectFormat` (which also reads magic bytes) is wired.
+    static let detect: FormatDetector = { path in
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return nil }
+        if isDir.boolValue {
+            guard FileManager.default.fileExists(atPath: path + "/config.json") else { return nil }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            let hasWeights = names.contains {
+                $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".npz")
+            }
+            return hasWeights ? .hf : nil
+        }
+        switch (path as NSString).pathExtension.lowercased() {
+        case "safetensors": return .safetensors
+        case "gguf": return .gguf
+        case "npz": return .npz
+        case "npy": return .npy
+        case "bin", "pt", "pth": return .pytorch
+        default: return nil
+        }
+    }
+}
