@@ -63,5 +63,9 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(
             name: "CatalogTests", dependencies: ["Catalog", "Formats", "TestSupport"]),
+        // A second process for the catalog's concurrent-writers test (not a product).
+        .executableTarget(
+            name: "catalog-writer", dependencies: ["Catalog", "Formats"],
+            path: "Tests/CatalogWriter"),
     ]
 )
