@@ -26,11 +26,15 @@ extension Catalog {
                 ORDER BY f.sha256
                 """
             ).map { r in
-                let format: String = r["format"]
-                let cpath: String = r["cpath"]
-                let fpath: String = r["fpath"]
-                let isDir = format == "hf" || format == "mlx"
-                return (r["sha"], r["size"], isDir ? cpath + "/" + fpath : cpath)
+                // Throwing decodes: a damaged database is an error, never a trap.
+                let format: String = try r.decode(forColumn: "format")
+                let cpath: String = try r.decode(forColumn: "cpath")
+                let fpath: String = try r.decode(forColumn: "fpath")
+                let isDir = CheckpointRecord.isDirectory(format: format)
+                return (
+                    try r.decode(forColumn: "sha"), try r.decode(forColumn: "size"),
+                    isDir ? cpath + "/" + fpath : cpath
+                )
             }
         }
         var groups: [String: (Int64, Set<String>)] = [:]

@@ -160,11 +160,15 @@ extension Catalog {
                 """)
             var out: [String: (Int64, Int64, String)] = [:]
             for r in rows {
-                let cpath: String = r["cpath"]
-                let format: String = r["format"]
-                let fpath: String = r["fpath"]
-                let isDir = format == CheckpointFormat.hf.rawValue || format == CheckpointFormat.mlx.rawValue
-                out[isDir ? cpath + "/" + fpath : cpath] = (r["size"], r["mtime"], r["sha"])
+                // Throwing decodes: a damaged database is an error, never a trap.
+                let cpath: String = try r.decode(forColumn: "cpath")
+                let format: String = try r.decode(forColumn: "format")
+                let fpath: String = try r.decode(forColumn: "fpath")
+                let isDir = CheckpointRecord.isDirectory(format: format)
+                out[isDir ? cpath + "/" + fpath : cpath] = (
+                    try r.decode(forColumn: "size"), try r.decode(forColumn: "mtime"),
+                    try r.decode(forColumn: "sha")
+                )
             }
             return out
         }
@@ -203,6 +207,41 @@ extension Catalog {
                 cursor = try Int64.fetchOne(db, sql: "SELECT parent_id FROM checkpoint WHERE id = ?", arguments: [p])
             }
             try db.execute(sql: "UPDATE checkpoint SET parent_id = ? WHERE id = ?", arguments: [parent, id])
+        }
+        return try entry(id: id)
+    }
+}
+
+extension Catalog {
+    /// Records that an operation meant to produce `path` failed (status `failed`, no
+    /// files), so that the attempt and its options stay on record.
+    ///
+    /// When a completed entry already exists at `path` it is returned unchanged: a failed
+    /// convert never touches an existing output (it writes to a temporary name), so the old
+    /// entry still describes the bytes on disk.
+    @discardableResult
+    public func recordFailure(
+        path: String, format: CheckpointFormat, parent: Int64? = nil, operation: String?
+    ) throws(CatalogError) -> CatalogEntry {
+        let abs = CheckpointScanner.absolute(path)
+        let id: Int64 = try write { db in
+            if let old = try CheckpointRecord.filter(Column("path") == abs).fetchOne(db),
+                let id = old.id
+            {
+                guard old.status == .failed else { return id }
+                try db.execute(
+                    sql: "UPDATE checkpoint SET parent_id = ?, operation = ?, created_at = ? WHERE id = ?",
+                    arguments: [parent, operation, Self.now(), id])
+                return id
+            }
+            var record = CheckpointRecord(
+                id: nil, path: abs, format: format.rawValue, architecture: nil, parameters: 0,
+                dtype: nil, quantization: nil, sizeBytes: 0, createdAt: Self.now(),
+                parentId: parent, operation: operation, ckptVersion: Self.ckptVersion,
+                repoId: nil, revision: nil, status: .failed)
+            try record.insert(db)
+            guard let id = record.id else { throw CatalogError(.database("no id after insert")) }
+            return id
         }
         return try entry(id: id)
     }

@@ -22,10 +22,6 @@ public struct ScanCandidate: Sendable, Hashable {
 /// Hugging Face hub cache layout (`models--ORG--NAME/snapshots/REV/`, files symlinked to
 /// `blobs/`), one entry per snapshot.
 public enum CheckpointScanner {
-    /// Directories never descended into: VCS and tool caches, and the hub's content store
-    /// (blobs are reached through the snapshots' symlinks).
-    static let skippedDirectories: Set<String> = [".git", ".cache", "blobs", "refs", ".locks"]
-
     /// Every checkpoint under `root` (or `root` itself), in path order.
     public static func candidates(under root: String, detect: FormatDetector) -> [ScanCandidate] {
         let root = absolute(root)
@@ -62,7 +58,9 @@ public enum CheckpointScanner {
             out.append(ScanCandidate(path: dir, format: f, repoId: origin?.repo, revision: origin?.rev))
             return
         }
-        for child in children(of: dir) where !skippedDirectories.contains(child) {
+        // Hidden entries (.git, .cache, .locks) are skipped by `children`; a hub repo's
+        // blobs/ and refs/ are never walked, only its snapshots.
+        for child in children(of: dir) {
             walk(dir + "/" + child, detect: detect, origin: origin, into: &out, visited: &visited)
         }
     }

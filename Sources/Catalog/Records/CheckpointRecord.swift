@@ -39,7 +39,10 @@ public struct CheckpointRecord: Codable, Sendable, Hashable {
     public var status: CheckpointStatus
 
     /// Directory formats keep their files under `path`; the others are one file, `path` itself.
-    public var isDirectory: Bool {
+    public var isDirectory: Bool { Self.isDirectory(format: format) }
+
+    /// Whether entries of this format are directories (`hf`, `mlx`).
+    static func isDirectory(format: String) -> Bool {
         format == CheckpointFormat.hf.rawValue || format == CheckpointFormat.mlx.rawValue
     }
 
