@@ -80,8 +80,11 @@ extension Catalog {
                 switch d {
                 case .success(let sha):
                     states.append(
-                        (f, sha == f.sha256 && st.size == f.sizeBytes
-                            ? .ok : .modified(sizeBytes: st.size, sha256: sha)))
+                        (
+                            f,
+                            sha == f.sha256 && st.size == f.sizeBytes
+                                ? .ok : .modified(sizeBytes: st.size, sha256: sha)
+                        ))
                 case .failure(let err):
                     states.append((f, .unreadable(err.description)))
                 }

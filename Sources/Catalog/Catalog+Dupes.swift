@@ -18,13 +18,15 @@ extension Catalog {
     /// the biggest reclaimable first.
     public func duplicates() throws(CatalogError) -> [DuplicateGroup] {
         let rows: [(String, Int64, String)] = try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT f.sha256 AS sha, f.size_bytes AS size, c.path AS cpath,
-                       c.format AS format, f.path AS fpath
-                FROM file f JOIN checkpoint c ON c.id = f.checkpoint_id
-                WHERE f.sha256 IN (SELECT sha256 FROM file GROUP BY sha256 HAVING count(*) > 1)
-                ORDER BY f.sha256
-                """
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT f.sha256 AS sha, f.size_bytes AS size, c.path AS cpath,
+                           c.format AS format, f.path AS fpath
+                    FROM file f JOIN checkpoint c ON c.id = f.checkpoint_id
+                    WHERE f.sha256 IN (SELECT sha256 FROM file GROUP BY sha256 HAVING count(*) > 1)
+                    ORDER BY f.sha256
+                    """
             ).map { r in
                 // Throwing decodes: a damaged database is an error, never a trap.
                 let format: String = try r.decode(forColumn: "format")
@@ -43,14 +45,16 @@ extension Catalog {
         }
         var out: [DuplicateGroup] = []
         for (sha, (size, paths)) in groups where paths.count > 1 {
-            let identities = Set(paths.map { p in
-                FileStat(path: p).map { "\($0.device):\($0.inode)" } ?? "missing:" + p
-            })
+            let identities = Set(
+                paths.map { p in
+                    FileStat(path: p).map { "\($0.device):\($0.inode)" } ?? "missing:" + p
+                })
             guard identities.count > 1 else { continue }
             let (r, o) = size.multipliedReportingOverflow(by: Int64(identities.count - 1))
-            out.append(DuplicateGroup(
-                sha256: sha, sizeBytes: size, paths: paths.sorted(),
-                distinctFiles: identities.count, reclaimableBytes: o ? .max : r))
+            out.append(
+                DuplicateGroup(
+                    sha256: sha, sizeBytes: size, paths: paths.sorted(),
+                    distinctFiles: identities.count, reclaimableBytes: o ? .max : r))
         }
         return out.sorted { ($0.reclaimableBytes, $1.sha256) > ($1.reclaimableBytes, $0.sha256) }
     }

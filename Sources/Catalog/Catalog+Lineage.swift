@@ -26,7 +26,9 @@ public struct Lineage: Sendable, Hashable {
         var out: [String] = []
         var depth = 0
         for a in ancestors {
-            out.append(String(repeating: "   ", count: max(0, depth - 1)) + (depth > 0 ? "└─ " : "") + line(a))
+            out.append(
+                String(repeating: "   ", count: max(0, depth - 1)) + (depth > 0 ? "└─ " : "")
+                    + line(a))
             depth += 1
         }
         func walk(_ n: Node, _ prefix: String, _ isLast: Bool, _ top: Bool) {

@@ -41,7 +41,8 @@ extension Catalog {
                 request = request.filter(Column("architecture") == a)
             }
             if let q = filter.quantized {
-                request = request.filter(q ? Column("quantization") != nil : Column("quantization") == nil)
+                request = request.filter(
+                    q ? Column("quantization") != nil : Column("quantization") == nil)
             }
             if let p = filter.pathPrefix {
                 let prefix = CheckpointScanner.absolute(p)
@@ -82,12 +83,15 @@ extension Catalog {
         let ids = checkpoints.compactMap(\.id)
         var files: [Int64: [FileRecord]] = [:]
         var verifications: [Int64: [VerificationRecord]] = [:]
-        let fileRequest = all ? FileRecord.all() : FileRecord.filter(ids.contains(Column("checkpoint_id")))
+        let fileRequest =
+            all ? FileRecord.all() : FileRecord.filter(ids.contains(Column("checkpoint_id")))
         for f in try fileRequest.order(Column("checkpoint_id"), Column("path")).fetchAll(db) {
             files[f.checkpointId, default: []].append(f)
         }
-        let vRequest = all
-            ? VerificationRecord.all() : VerificationRecord.filter(ids.contains(Column("checkpoint_id")))
+        let vRequest =
+            all
+            ? VerificationRecord.all()
+            : VerificationRecord.filter(ids.contains(Column("checkpoint_id")))
         for v in try vRequest.order(Column("id")).fetchAll(db) {
             verifications[v.checkpointId, default: []].append(v)
         }

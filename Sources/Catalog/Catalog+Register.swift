@@ -55,7 +55,8 @@ extension Catalog {
         _ items: [(path: String, description: CheckpointDescription, origin: CheckpointOrigin?)]
     ) throws(CatalogError) -> [Result<PreparedCheckpoint, CatalogError>] {
         let known = try knownHashes()
-        var drafts: [(CheckpointRecord, [(relative: String, absolute: String, stat: FileStat?)])] = []
+        var drafts: [(CheckpointRecord, [(relative: String, absolute: String, stat: FileStat?)])] =
+            []
         var toHash: [String] = []
         for item in items {
             let abs = CheckpointScanner.absolute(item.path)
@@ -100,9 +101,10 @@ extension Catalog {
                 } else {
                     return .failure(CatalogError(.io("not hashed"), path: f.absolute))
                 }
-                out.append(FileRecord(
-                    id: nil, checkpointId: 0, path: f.relative, sizeBytes: st.size,
-                    mtimeNs: st.mtimeNs, sha256: sha))
+                out.append(
+                    FileRecord(
+                        id: nil, checkpointId: 0, path: f.relative, sizeBytes: st.size,
+                        mtimeNs: st.mtimeNs, sha256: sha))
             }
             if out.isEmpty {
                 return .failure(CatalogError(.io("no files"), path: record.path))
@@ -151,13 +153,17 @@ extension Catalog {
     }
 
     /// The last recorded (size, mtime, sha256) of every file, by absolute path.
-    func knownHashes() throws(CatalogError) -> [String: (size: Int64, mtimeNs: Int64, sha256: String)] {
+    func knownHashes() throws(CatalogError) -> [String: (
+        size: Int64, mtimeNs: Int64, sha256: String
+    )] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT c.path AS cpath, c.format AS format, f.path AS fpath,
-                       f.size_bytes AS size, f.mtime_ns AS mtime, f.sha256 AS sha
-                FROM file f JOIN checkpoint c ON c.id = f.checkpoint_id
-                """)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.path AS cpath, c.format AS format, f.path AS fpath,
+                           f.size_bytes AS size, f.mtime_ns AS mtime, f.sha256 AS sha
+                    FROM file f JOIN checkpoint c ON c.id = f.checkpoint_id
+                    """)
             var out: [String: (Int64, Int64, String)] = [:]
             for r in rows {
                 // Throwing decodes: a damaged database is an error, never a trap.
@@ -202,11 +208,14 @@ extension Catalog {
             var seen: Set<Int64> = []
             while let p = cursor, seen.insert(p).inserted {
                 if p == id {
-                    throw CatalogError(.invalid("#\(parent ?? 0) descends from #\(id): that would be a loop"))
+                    throw CatalogError(
+                        .invalid("#\(parent ?? 0) descends from #\(id): that would be a loop"))
                 }
-                cursor = try Int64.fetchOne(db, sql: "SELECT parent_id FROM checkpoint WHERE id = ?", arguments: [p])
+                cursor = try Int64.fetchOne(
+                    db, sql: "SELECT parent_id FROM checkpoint WHERE id = ?", arguments: [p])
             }
-            try db.execute(sql: "UPDATE checkpoint SET parent_id = ? WHERE id = ?", arguments: [parent, id])
+            try db.execute(
+                sql: "UPDATE checkpoint SET parent_id = ? WHERE id = ?", arguments: [parent, id])
         }
         return try entry(id: id)
     }
@@ -230,7 +239,8 @@ extension Catalog {
             {
                 guard old.status == .failed else { return id }
                 try db.execute(
-                    sql: "UPDATE checkpoint SET parent_id = ?, operation = ?, created_at = ? WHERE id = ?",
+                    sql:
+                        "UPDATE checkpoint SET parent_id = ?, operation = ?, created_at = ? WHERE id = ?",
                     arguments: [parent, operation, Self.now(), id])
                 return id
             }

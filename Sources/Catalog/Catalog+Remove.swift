@@ -24,7 +24,9 @@ extension Catalog {
             let c = entry.checkpoint
             for f in entry.files {
                 let p = c.absolutePath(ofFile: f.path)
-                guard (try? FileManager.default.attributesOfItem(atPath: p)) != nil else { continue }
+                guard (try? FileManager.default.attributesOfItem(atPath: p)) != nil else {
+                    continue
+                }
                 do {
                     try FileManager.default.removeItem(atPath: p)
                 } catch {

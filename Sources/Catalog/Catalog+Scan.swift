@@ -26,14 +26,16 @@ extension Catalog {
     ) throws(CatalogError) -> ScanReport {
         let candidates = CheckpointScanner.candidates(under: directory, detect: detect)
         var failures: [(String, CatalogError)] = []
-        var items: [(path: String, description: CheckpointDescription, origin: CheckpointOrigin?)] = []
+        var items: [(path: String, description: CheckpointDescription, origin: CheckpointOrigin?)] =
+            []
         for c in candidates {
             do {
                 let source = try open(c.path)
-                items.append((
-                    c.path, CheckpointDescription(source: source),
-                    c.repoId.map { CheckpointOrigin(repoId: $0, revision: c.revision) }
-                ))
+                items.append(
+                    (
+                        c.path, CheckpointDescription(source: source),
+                        c.repoId.map { CheckpointOrigin(repoId: $0, revision: c.revision) }
+                    ))
             } catch {
                 failures.append((c.path, CatalogError.wrap(error, path: c.path)))
             }

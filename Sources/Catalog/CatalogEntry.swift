@@ -27,26 +27,30 @@ public struct CatalogEntry: Sendable, Hashable {
         o["quantization"] = opt(c.quantization)
         o["size_bytes"] = .int64(c.sizeBytes)
         o["created_at"] = .string(c.createdAt)
-        o["files"] = .array(files.map { f in
-            .object(["path": .string(f.path), "size_bytes": .int64(f.sizeBytes),
-                     "sha256": .string(f.sha256)])
-        })
+        o["files"] = .array(
+            files.map { f in
+                .object([
+                    "path": .string(f.path), "size_bytes": .int64(f.sizeBytes),
+                    "sha256": .string(f.sha256),
+                ])
+            })
         o["parent_id"] = opt(c.parentId)
         o["operation"] = opt(c.operation)
-        o["verifications"] = .array(verifications.map { v in
-            var r = Metadata()
-            r["against_id"] = opt(v.againstId)
-            r["kl_mean"] = opt(v.klMean)
-            r["top1_agreement"] = opt(v.top1)
-            r["passed"] = .bool(v.passed)
-            r["tokens"] = .int64(v.tokens)
-            r["kl_max"] = opt(v.klMax)
-            r["ppl_ref"] = opt(v.pplRef)
-            r["ppl_cand"] = opt(v.pplCand)
-            r["max_abs_error"] = opt(v.maxAbsError)
-            r["created_at"] = .string(v.createdAt)
-            return .object(r)
-        })
+        o["verifications"] = .array(
+            verifications.map { v in
+                var r = Metadata()
+                r["against_id"] = opt(v.againstId)
+                r["kl_mean"] = opt(v.klMean)
+                r["top1_agreement"] = opt(v.top1)
+                r["passed"] = .bool(v.passed)
+                r["tokens"] = .int64(v.tokens)
+                r["kl_max"] = opt(v.klMax)
+                r["ppl_ref"] = opt(v.pplRef)
+                r["ppl_cand"] = opt(v.pplCand)
+                r["max_abs_error"] = opt(v.maxAbsError)
+                r["created_at"] = .string(v.createdAt)
+                return .object(r)
+            })
         o["repo_id"] = opt(c.repoId)
         o["revision"] = opt(c.revision)
         o["status"] = .string(c.status.rawValue)

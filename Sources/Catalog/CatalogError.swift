@@ -37,10 +37,12 @@ public struct CatalogError: CkptError {
         let message: String
         switch reason {
         case .notACatalog(let detail):
-            message = "not a ckpt catalog (\(detail)); the file is left untouched: "
+            message =
+                "not a ckpt catalog (\(detail)); the file is left untouched: "
                 + "point --catalog or $CKPT_CATALOG elsewhere, or move it aside"
         case .newerSchema(let ids):
-            message = "catalog schema is newer than this ckpt (unknown migrations: "
+            message =
+                "catalog schema is newer than this ckpt (unknown migrations: "
                 + ids.sorted().joined(separator: ", ") + "); upgrade ckpt to use it"
         case .notFound(let what): message = "no checkpoint \(what) in the catalog"
         case .invalid(let s): message = s

@@ -64,14 +64,16 @@ public struct CheckpointDescription: Sendable, Hashable {
         self.architecture = Self.architecture(metadata)
         self.parameters = parameters
         self.tensorBytes = tensorBytes
-        self.dtype = denseBytes.isEmpty
+        self.dtype =
+            denseBytes.isEmpty
             ? nil
             : denseBytes.sorted { ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue) }
                 .map(\.key.rawValue).joined(separator: "+")
         if let summary = mlx.summary {
             self.quantization = summary
         } else if !blockElements.isEmpty {
-            self.quantization = Self.ggufFileType(metadata)
+            self.quantization =
+                Self.ggufFileType(metadata)
                 ?? blockElements.max { ($0.value, $1.key.name) < ($1.value, $0.key.name) }?.key.name
         } else {
             self.quantization = nil

@@ -40,7 +40,9 @@ public enum CheckpointScanner {
         if st.isDirectory, !visited.insert("\(st.device):\(st.inode)").inserted { return }
         if !st.isDirectory {
             if let f = detect(dir) {
-                out.append(ScanCandidate(path: dir, format: f, repoId: origin?.repo, revision: origin?.rev))
+                out.append(
+                    ScanCandidate(path: dir, format: f, repoId: origin?.repo, revision: origin?.rev)
+                )
             }
             return
         }
@@ -50,12 +52,15 @@ public enum CheckpointScanner {
                 .components(separatedBy: "--").joined(separator: "/")
             let snapshots = dir + "/snapshots"
             for rev in children(of: snapshots) {
-                walk(snapshots + "/" + rev, detect: detect, origin: (repo, rev), into: &out, visited: &visited)
+                walk(
+                    snapshots + "/" + rev, detect: detect, origin: (repo, rev), into: &out,
+                    visited: &visited)
             }
             return
         }
         if let f = detect(dir) {
-            out.append(ScanCandidate(path: dir, format: f, repoId: origin?.repo, revision: origin?.rev))
+            out.append(
+                ScanCandidate(path: dir, format: f, repoId: origin?.repo, revision: origin?.rev))
             return
         }
         // Hidden entries (.git, .cache, .locks) are skipped by `children`; a hub repo's
@@ -97,7 +102,10 @@ public enum CheckpointScanner {
     /// trailing slash); symlinks are kept, since a hub snapshot is known by its own path.
     public static func absolute(_ path: String) -> String {
         let base = FileManager.default.currentDirectoryPath
-        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base, isDirectory: true))
+        let url =
+            path.hasPrefix("/")
+            ? URL(fileURLWithPath: path)
+            : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base, isDirectory: true))
         var p = url.standardized.path
         while p.count > 1, p.hasSuffix("/") { p.removeLast() }
         return p

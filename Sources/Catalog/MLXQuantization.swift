@@ -79,11 +79,11 @@ struct MLXQuantization {
         }
         // No bits: the input dimension is scales' last dimension × group size.
         guard let g = layer?.groupSize ?? groupSize, let s = scales[module],
-            let rows = Array(t.shape.prefix(Swift.max(0, t.shape.count - 1))).checkedElementCount, let groups = s.shape.last
+            let rows = Array(t.shape.prefix(Swift.max(0, t.shape.count - 1))).checkedElementCount,
+            let groups = s.shape.last
         else { return nil }
         let (perRow, o1) = groups.multipliedReportingOverflow(by: g)
         let (n, o2) = rows.multipliedReportingOverflow(by: perRow)
         return o1 || o2 ? .max : n
     }
 }
-

@@ -6,7 +6,10 @@ import Formats
     static let configuration = CommandConfiguration(
         commandName: "ckpt",
         abstract: "Convert, quantize, verify and catalogue model checkpoints.",
-        subcommands: [List.self, Show.self, Add.self, Scan.self, Rm.self, LineageCommand.self, Check.self, Dupes.self])
+        subcommands: [
+            List.self, Show.self, Add.self, Scan.self, Rm.self, LineageCommand.self, Check.self,
+            Dupes.self,
+        ])
 
     /// 0 ok, 1 only when `verify` misses a threshold or `check` finds a damaged file,
     /// 2 any error, 64 bad usage.

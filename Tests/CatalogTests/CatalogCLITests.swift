@@ -26,7 +26,8 @@ struct CatalogCLITests {
     func listAndShow() throws {
         let box = Sandbox()
         let catalog = try box.open()
-        let a = try catalog.register(path: try box.write("a.safetensors", "aa"), source: FakeSource.dense())
+        let a = try catalog.register(
+            path: try box.write("a.safetensors", "aa"), source: FakeSource.dense())
         let b = try catalog.register(
             path: try box.write("b.safetensors", "bb"), source: FakeSource.dense(), parent: a.id,
             operation: "convert --dtype f16")
@@ -38,7 +39,9 @@ struct CatalogCLITests {
         #expect(parsed[1]["operation"]?.stringValue == "convert --dtype f16")
         #expect(parsed[1]["files"]?.arrayValue?.first?["sha256"]?.stringValue == b.files[0].sha256)
 
-        let show = try ckpt(["show", box.dir + "/b.safetensors", "--catalog", box.catalogPath, "--json"])
+        let show = try ckpt([
+            "show", box.dir + "/b.safetensors", "--catalog", box.catalogPath, "--json",
+        ])
         #expect(show.status == 0)
         #expect(try JSON.parse(show.stdout) == parsed[1])
 
@@ -51,8 +54,10 @@ struct CatalogCLITests {
     func rm() throws {
         let box = Sandbox()
         let catalog = try box.open()
-        let a = try catalog.register(path: try box.write("a.safetensors", "aa"), source: FakeSource.dense())
-        let b = try catalog.register(path: try box.write("b.safetensors", "bb"), source: FakeSource.dense())
+        let a = try catalog.register(
+            path: try box.write("a.safetensors", "aa"), source: FakeSource.dense())
+        let b = try catalog.register(
+            path: try box.write("b.safetensors", "bb"), source: FakeSource.dense())
         let r1 = try ckpt(["rm", "\(a.id)", "--catalog", box.catalogPath])
         #expect(r1.status == 0)
         #expect(FileManager.default.fileExists(atPath: box.dir + "/a.safetensors"))
@@ -69,7 +74,8 @@ struct CatalogCLITests {
     func newerSchema() throws {
         let box = Sandbox()
         _ = try box.open()
-        _ = try Process.runCapturing("/usr/bin/sqlite3", [box.catalogPath, "INSERT INTO grdb_migrations VALUES ('v9');"])
+        _ = try Process.runCapturing(
+            "/usr/bin/sqlite3", [box.catalogPath, "INSERT INTO grdb_migrations VALUES ('v9');"])
         let r = try ckpt(["list", "--catalog", box.catalogPath, "--json"])
         #expect(r.status == 2)
         #expect(r.stdout.isEmpty)
@@ -82,7 +88,8 @@ struct CatalogCLITests {
         let box = Sandbox()
         var env = ProcessInfo.processInfo.environment
         env["CKPT_CATALOG"] = box.dir + "/env/c.sqlite"
-        let r = try Process.runCapturing(productsDirectory + "/ckpt", ["list", "--json"], environment: env)
+        let r = try Process.runCapturing(
+            productsDirectory + "/ckpt", ["list", "--json"], environment: env)
         #expect(r.status == 0)
         #expect(FileManager.default.fileExists(atPath: box.dir + "/env/c.sqlite"))
     }
@@ -91,8 +98,10 @@ struct CatalogCLITests {
     func checkAndDupes() throws {
         let box = Sandbox()
         let catalog = try box.open()
-        try catalog.register(path: try box.write("a.safetensors", "same"), source: FakeSource.dense())
-        try catalog.register(path: try box.write("b.safetensors", "same"), source: FakeSource.dense())
+        try catalog.register(
+            path: try box.write("a.safetensors", "same"), source: FakeSource.dense())
+        try catalog.register(
+            path: try box.write("b.safetensors", "same"), source: FakeSource.dense())
         let d = try ckpt(["dupes", "--catalog", box.catalogPath, "--json"])
         #expect(d.status == 0)
         #expect(try JSON.parse(d.stdout)["reclaimable_bytes"]?.intValue == 4)

@@ -26,14 +26,16 @@ struct CatalogRegisterTests {
             parent: parent.id, operation: "convert --to safetensors")
         try catalog.recordVerification(
             candidate: child.id,
-            VerificationRecord(againstId: parent.id, tokens: 128, klMean: 0.0012, top1: 0.984, passed: true))
+            VerificationRecord(
+                againstId: parent.id, tokens: 128, klMean: 0.0012, top1: 0.984, passed: true))
 
         let json = try #require(try catalog.list().last?.json)
         let keys = try #require(json.objectValue).keys.prefix(13)
-        #expect(Array(keys) == [
-            "id", "path", "format", "architecture", "parameters", "dtype", "quantization",
-            "size_bytes", "created_at", "files", "parent_id", "operation", "verifications",
-        ])
+        #expect(
+            Array(keys) == [
+                "id", "path", "format", "architecture", "parameters", "dtype", "quantization",
+                "size_bytes", "created_at", "files", "parent_id", "operation", "verifications",
+            ])
         #expect(json["parent_id"]?.intValue == parent.id)
         #expect(json["operation"]?.stringValue == "convert --to safetensors")
         let v = try #require(json["verifications"]?.arrayValue?.first)
@@ -55,13 +57,19 @@ struct CatalogRegisterTests {
         let files = try #require(p["files"]?.arrayValue)
         #expect(files.map { $0["path"]?.stringValue } == ["config.json", "model.safetensors"])
         #expect(files[1]["size_bytes"]?.intValue == 1000)
-        #expect(files[1]["sha256"]?.stringValue == (try coreutilsSHA256(box.dir + "/m/model.safetensors")))
+        #expect(
+            files[1]["sha256"]?.stringValue
+                == (try coreutilsSHA256(box.dir + "/m/model.safetensors")))
         #expect(p["size_bytes"]?.intValue == Int64(1000 + 23))
         // The JSON text parses back with the strict parser.
         _ = try JSON.parse(MetadataValue.array(try catalog.list().map(\.json)).jsonString())
     }
 
-    @Test("sha256 matches coreutils across chunk boundaries", arguments: [0, 1, 64, FileHasher.chunkSize - 1, FileHasher.chunkSize, FileHasher.chunkSize + 3])
+    @Test(
+        "sha256 matches coreutils across chunk boundaries",
+        arguments: [
+            0, 1, 64, FileHasher.chunkSize - 1, FileHasher.chunkSize, FileHasher.chunkSize + 3,
+        ])
     func digests(size: Int) throws {
         let box = Sandbox()
         let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
@@ -113,7 +121,8 @@ struct CatalogRegisterTests {
     func lineageChain() throws {
         let box = Sandbox()
         let catalog = try box.open()
-        let a = try catalog.register(path: try box.write("a.safetensors", "a"), source: FakeSource.dense())
+        let a = try catalog.register(
+            path: try box.write("a.safetensors", "a"), source: FakeSource.dense())
         let b = try catalog.register(
             path: try box.write("b.safetensors", "b"), source: FakeSource.dense(), parent: a.id,
             operation: "convert --dtype f16")
@@ -152,15 +161,25 @@ struct CatalogRegisterTests {
         let box = Sandbox()
         let catalog = try box.open()
         let q = FakeSource(
-            format: .gguf, metadata: ["general.architecture": .string("llama"), "general.file_type": .uint32(15)],
+            format: .gguf,
+            metadata: ["general.architecture": .string("llama"), "general.file_type": .uint32(15)],
             tensors: [TensorInfo(name: "w", type: .ggml(.Q4_K), shape: [256], byteCount: 144)])
         try catalog.register(path: try box.write("x/q.gguf", "q"), source: q)
-        try catalog.register(path: try box.write("y/f.safetensors", "ff"), source: FakeSource.dense())
-        #expect(try catalog.list(ListFilter(format: "gguf")).map(\.checkpoint.quantization) == ["Q4_K_M"])
+        try catalog.register(
+            path: try box.write("y/f.safetensors", "ff"), source: FakeSource.dense())
+        #expect(
+            try catalog.list(ListFilter(format: "gguf")).map(\.checkpoint.quantization) == [
+                "Q4_K_M"
+            ])
         #expect(try catalog.list(ListFilter(architecture: "llama")).count == 1)
-        #expect(try catalog.list(ListFilter(quantized: false)).map(\.checkpoint.format) == ["safetensors"])
+        #expect(
+            try catalog.list(ListFilter(quantized: false)).map(\.checkpoint.format) == [
+                "safetensors"
+            ])
         #expect(try catalog.list(ListFilter(pathPrefix: box.dir + "/y")).count == 1)
-        #expect(try catalog.list(ListFilter(sort: .size, descending: true)).map(\.checkpoint.sizeBytes) == [2, 1])
+        #expect(
+            try catalog.list(ListFilter(sort: .size, descending: true)).map(\.checkpoint.sizeBytes)
+                == [2, 1])
         #expect(try catalog.resolve(box.dir + "/x/q.gguf") == catalog.list()[0].id)
         #expect(throws: CatalogError.self) { try catalog.resolve("no/such/path") }
     }

@@ -18,17 +18,21 @@ struct CatalogRobustnessTests {
             var parent: Int64?
             for i in 0..<6 {
                 let e = try catalog.register(
-                    path: try box.write("m\(i).safetensors", "model \(i)"), source: FakeSource.dense(),
+                    path: try box.write("m\(i).safetensors", "model \(i)"),
+                    source: FakeSource.dense(),
                     parent: parent, operation: "convert \(i)")
                 parent = e.id
                 try catalog.recordVerification(
-                    candidate: e.id, VerificationRecord(againstId: nil, tokens: 8, klMean: 0.1, passed: i % 2 == 0))
+                    candidate: e.id,
+                    VerificationRecord(againstId: nil, tokens: 8, klMean: 0.1, passed: i % 2 == 0))
             }
         }
         return Array(try Data(contentsOf: URL(fileURLWithPath: box.catalogPath)))
     }
 
-    @Test("a damaged catalog (bytes flipped or cut anywhere) is an error or still reads, never a crash")
+    @Test(
+        "a damaged catalog (bytes flipped or cut anywhere) is an error or still reads, never a crash"
+    )
     func damagedDatabase() throws {
         let valid = try Self.validCatalogBytes()
         #expect(valid.count >= 4096)
@@ -64,14 +68,17 @@ struct CatalogRobustnessTests {
         var files: [String] = []
         for i in 0..<300 { files.append(try box.write("k/m\(i).safetensors", "file \(i)")) }
         let writer = productsDirectory + "/catalog-writer"
-        try #require(FileManager.default.isExecutableFile(atPath: writer), "build with --build-tests")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: writer), "build with --build-tests")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: writer)
         p.arguments = [box.catalogPath] + files
         try p.run()
         // Kill it once it has registered something (or after ~5 s), mid-run.
         for _ in 0..<500 {
-            if let c = try? Catalog(path: box.catalogPath), let n = try? c.list().count, n > 10 { break }
+            if let c = try? Catalog(path: box.catalogPath), let n = try? c.list().count, n > 10 {
+                break
+            }
             usleep(10_000)
         }
         kill(p.processIdentifier, SIGKILL)
@@ -90,7 +97,8 @@ struct CatalogRobustnessTests {
     func failureRecord() throws {
         let box = Sandbox()
         let catalog = try box.open()
-        let src = try catalog.register(path: try box.write("src.safetensors", "s"), source: FakeSource.dense())
+        let src = try catalog.register(
+            path: try box.write("src.safetensors", "s"), source: FakeSource.dense())
         let out = box.dir + "/out.gguf"
         let failed = try catalog.recordFailure(
             path: out, format: .gguf, parent: src.id, operation: "convert --to gguf")
@@ -99,12 +107,14 @@ struct CatalogRobustnessTests {
         #expect(failed.json["status"]?.stringValue == "failed")
         try box.write("out.gguf", "done")
         let done = try catalog.register(
-            path: out, source: FakeSource.dense(.gguf), parent: src.id, operation: "convert --to gguf")
+            path: out, source: FakeSource.dense(.gguf), parent: src.id,
+            operation: "convert --to gguf")
         #expect(done.id == failed.id)
         #expect(done.checkpoint.status == .complete)
         #expect(done.files.count == 1)
         // A later failure does not mark the completed output failed.
-        let again = try catalog.recordFailure(path: out, format: .gguf, parent: src.id, operation: "x")
+        let again = try catalog.recordFailure(
+            path: out, format: .gguf, parent: src.id, operation: "x")
         #expect(again.checkpoint.status == .complete)
         #expect(again.checkpoint.operation == "convert --to gguf")
     }

@@ -13,19 +13,24 @@ struct CatalogScanTests {
         let config = Array(#"{"model_type": "llama"}"#.utf8)
         let wPath = try box.write("hub/models--org--tiny/blobs/wblob", weights)
         let cPath = try box.write("hub/models--org--tiny/blobs/cblob", config)
-        try box.write("hub/models--org--tiny/blobs/c2blob", Array(#"{"model_type": "llama", "v": 2}"#.utf8))
+        try box.write(
+            "hub/models--org--tiny/blobs/c2blob", Array(#"{"model_type": "llama", "v": 2}"#.utf8))
         try box.write("hub/models--org--tiny/refs/main", "rev2")
         let fm = FileManager.default
         for (rev, cfg) in [("rev1", "cblob"), ("rev2", "c2blob")] {
             let snap = box.dir + "/hub/models--org--tiny/snapshots/" + rev
             try fm.createDirectory(atPath: snap, withIntermediateDirectories: true)
-            try fm.createSymbolicLink(atPath: snap + "/model.safetensors", withDestinationPath: "../../blobs/wblob")
-            try fm.createSymbolicLink(atPath: snap + "/config.json", withDestinationPath: "../../blobs/" + cfg)
+            try fm.createSymbolicLink(
+                atPath: snap + "/model.safetensors", withDestinationPath: "../../blobs/wblob")
+            try fm.createSymbolicLink(
+                atPath: snap + "/config.json", withDestinationPath: "../../blobs/" + cfg)
         }
         try box.write("hub/models--gpt0/blobs/g", "gguf bytes")
-        try fm.createDirectory(atPath: box.dir + "/hub/models--gpt0/snapshots/abc", withIntermediateDirectories: true)
+        try fm.createDirectory(
+            atPath: box.dir + "/hub/models--gpt0/snapshots/abc", withIntermediateDirectories: true)
         try fm.createSymbolicLink(
-            atPath: box.dir + "/hub/models--gpt0/snapshots/abc/m.gguf", withDestinationPath: "../../blobs/g")
+            atPath: box.dir + "/hub/models--gpt0/snapshots/abc/m.gguf",
+            withDestinationPath: "../../blobs/g")
         try box.write("plain/dir-model/config.json", config)
         try box.write("plain/dir-model/model.safetensors", weights)  // a real copy: a dupe
         try box.write("plain/loose.npz", "npz")
@@ -38,9 +43,11 @@ struct CatalogScanTests {
         let box = Sandbox()
         let (wSHA, cSHA) = try Self.makeTree(box)
         let catalog = try box.open()
-        let report = try catalog.scan(directory: box.dir + "/hub", open: openFake, detect: detectByName)
+        let report = try catalog.scan(
+            directory: box.dir + "/hub", open: openFake, detect: detectByName)
         #expect(report.failures.isEmpty)
-        let byPath = Dictionary(uniqueKeysWithValues: report.registered.map { ($0.checkpoint.path, $0) })
+        let byPath = Dictionary(
+            uniqueKeysWithValues: report.registered.map { ($0.checkpoint.path, $0) })
         #expect(byPath.count == 3)
         let rev1 = try #require(byPath[box.dir + "/hub/models--org--tiny/snapshots/rev1"])
         #expect(rev1.checkpoint.repoId == "org/tiny")
@@ -71,14 +78,18 @@ struct CatalogScanTests {
         let catalog = try box.open()
         let failing: CheckpointOpener = { path in
             if path.hasSuffix("broken.safetensors") {
-                throw FormatError(.truncated(needed: 8, available: 1), file: path, offset: 0, field: "header_size")
+                throw FormatError(
+                    .truncated(needed: 8, available: 1), file: path, offset: 0, field: "header_size"
+                )
             }
             return try openFake(path)
         }
-        let report = try catalog.scan(directory: box.dir + "/plain", open: failing, detect: detectByName)
-        #expect(report.registered.map(\.checkpoint.path) == [
-            box.dir + "/plain/dir-model", box.dir + "/plain/loose.npz",
-        ])
+        let report = try catalog.scan(
+            directory: box.dir + "/plain", open: failing, detect: detectByName)
+        #expect(
+            report.registered.map(\.checkpoint.path) == [
+                box.dir + "/plain/dir-model", box.dir + "/plain/loose.npz",
+            ])
         #expect(report.failures.map(\.path) == [box.dir + "/plain/broken.safetensors"])
         #expect(report.failures.first?.error.description.contains("header_size") == true)
     }
@@ -106,16 +117,21 @@ struct CatalogScanTests {
         try box.write("m/b.safetensors", "bbbb")
         try box.write("m/c.safetensors", "cccc")
         let e = try catalog.register(path: box.dir + "/m", source: FakeSource.dense(.hf))
-        let clean = try catalog.register(path: try box.write("ok.safetensors", "ok"), source: FakeSource.dense())
+        let clean = try catalog.register(
+            path: try box.write("ok.safetensors", "ok"), source: FakeSource.dense())
         try box.write("m/a.safetensors", "AAAA")  // same size, other bytes
         try FileManager.default.removeItem(atPath: box.dir + "/m/b.safetensors")
-        try FileManager.default.moveItem(atPath: box.dir + "/m/c.safetensors", toPath: box.dir + "/m/sub-c.safetensors")
+        try FileManager.default.moveItem(
+            atPath: box.dir + "/m/c.safetensors", toPath: box.dir + "/m/sub-c.safetensors")
 
         let reports = try catalog.check()
         let r = try #require(reports.first { $0.entry.id == e.id })
         let states = Dictionary(uniqueKeysWithValues: r.files.map { ($0.file.path, $0.state) })
         #expect(states["config.json"] == .ok)
-        #expect(states["a.safetensors"] == .modified(sizeBytes: 4, sha256: try coreutilsSHA256(box.dir + "/m/a.safetensors")))
+        #expect(
+            states["a.safetensors"]
+                == .modified(
+                    sizeBytes: 4, sha256: try coreutilsSHA256(box.dir + "/m/a.safetensors")))
         #expect(states["b.safetensors"] == .missing)
         #expect(states["c.safetensors"] == .moved(to: "sub-c.safetensors"))
         #expect(!r.isClean)

@@ -14,7 +14,8 @@ struct FakeSource: TensorSource {
     }
 
     /// A small float checkpoint: `n` F32 elements.
-    static func dense(_ format: CheckpointFormat = .safetensors, elements n: Int = 6) -> FakeSource {
+    static func dense(_ format: CheckpointFormat = .safetensors, elements n: Int = 6) -> FakeSource
+    {
         FakeSource(
             format: format,
             tensors: [TensorInfo(name: "w", type: .dense(.f32), shape: [n], byteCount: n * 4)])

@@ -8,7 +8,9 @@ import Formats
 struct OneTensorSource: TensorSource {
     var format: CheckpointFormat { .safetensors }
     var metadata: Metadata { [:] }
-    var tensors: [TensorInfo] { [TensorInfo(name: "w", type: .dense(.f32), shape: [2], byteCount: 8)] }
+    var tensors: [TensorInfo] {
+        [TensorInfo(name: "w", type: .dense(.f32), shape: [2], byteCount: 8)]
+    }
     func bytes(of tensor: TensorInfo) throws(FormatError) -> ByteSlice {
         throw FormatError(.unsupported("no data"))
     }

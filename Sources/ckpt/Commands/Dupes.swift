@@ -14,20 +14,23 @@ struct Dupes: ParsableCommand {
         let groups = try catalog.open().duplicates()
         let total = groups.reduce(Int64(0)) { $0 &+ $1.reclaimableBytes }
         if json {
-            JSONOutput.print(.object([
-                "groups": .array(groups.map { g in
-                    .object([
-                        "sha256": .string(g.sha256), "size_bytes": .int64(g.sizeBytes),
-                        "paths": .array(g.paths.map(MetadataValue.string)),
-                        "reclaimable_bytes": .int64(g.reclaimableBytes),
-                    ])
-                }),
-                "reclaimable_bytes": .int64(total),
-            ]))
+            JSONOutput.print(
+                .object([
+                    "groups": .array(
+                        groups.map { g in
+                            .object([
+                                "sha256": .string(g.sha256), "size_bytes": .int64(g.sizeBytes),
+                                "paths": .array(g.paths.map(MetadataValue.string)),
+                                "reclaimable_bytes": .int64(g.reclaimableBytes),
+                            ])
+                        }),
+                    "reclaimable_bytes": .int64(total),
+                ]))
             return
         }
         for g in groups {
-            print("\(g.sha256.prefix(12))  \(ByteCountText.format(g.sizeBytes)) × \(g.distinctFiles)")
+            print(
+                "\(g.sha256.prefix(12))  \(ByteCountText.format(g.sizeBytes)) × \(g.distinctFiles)")
             for p in g.paths { print("  \(p)") }
         }
         print("reclaimable: \(ByteCountText.format(total))")

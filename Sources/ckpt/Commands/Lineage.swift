@@ -26,14 +26,16 @@ struct LineageCommand: ParsableCommand {
                 "children": .array(n.children.map(node)),
             ])
         }
-        JSONOutput.print(.object([
-            "ancestors": .array(lineage.ancestors.map { a in
-                .object([
-                    "id": .int64(a.id ?? 0), "path": .string(a.path),
-                    "operation": a.operation.map(MetadataValue.string) ?? .null,
-                ])
-            }),
-            "entry": node(lineage.root),
-        ]))
+        JSONOutput.print(
+            .object([
+                "ancestors": .array(
+                    lineage.ancestors.map { a in
+                        .object([
+                            "id": .int64(a.id ?? 0), "path": .string(a.path),
+                            "operation": a.operation.map(MetadataValue.string) ?? .null,
+                        ])
+                    }),
+                "entry": node(lineage.root),
+            ]))
     }
 }

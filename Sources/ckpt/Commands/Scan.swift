@@ -18,9 +18,10 @@ struct Scan: ParsableCommand {
         if json {
             var o = Metadata()
             o["registered"] = .array(report.registered.map(\.json))
-            o["failures"] = .array(report.failures.map { f in
-                .object(["path": .string(f.path), "error": .string(f.error.description)])
-            })
+            o["failures"] = .array(
+                report.failures.map { f in
+                    .object(["path": .string(f.path), "error": .string(f.error.description)])
+                })
             JSONOutput.print(.object(o))
         } else {
             print(EntryTable.render(report.registered))

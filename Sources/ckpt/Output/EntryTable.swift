@@ -46,7 +46,8 @@ enum EntryTable {
             lines.append(
                 "    \(v.createdAt) against #\(v.againstId.map { "\($0)" } ?? "-"): "
                     + (v.passed ? "passed" : "FAILED")
-                    + (v.klMean.map { " kl_mean \($0)" } ?? "") + (v.top1.map { " top1 \($0)" } ?? ""))
+                    + (v.klMean.map { " kl_mean \($0)" } ?? "")
+                    + (v.top1.map { " top1 \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }
