@@ -30,9 +30,9 @@ struct Dupes: ParsableCommand {
         }
         for g in groups {
             print(
-                "\(g.sha256.prefix(12))  \(ByteCountText.format(g.sizeBytes)) × \(g.distinctFiles)")
+                "\(g.sha256.prefix(12))  \(Terminal.bytes(Int(g.sizeBytes))) × \(g.distinctFiles)")
             for p in g.paths { print("  \(p)") }
         }
-        print("reclaimable: \(ByteCountText.format(total))")
+        print("reclaimable: \(Terminal.bytes(Int(total)))")
     }
 }

@@ -14,7 +14,7 @@ struct Rm: ParsableCommand {
     func run() throws {
         let c = try catalog.open()
         let removal = try c.remove(id: c.resolve(reference), deleteFiles: deleteFiles)
-        Terminal.info(
+        Terminal.log(
             "removed #\(removal.entry.id) \(removal.entry.checkpoint.path)"
                 + (deleteFiles ? " and \(removal.deletedFiles.count) file(s)" : " (files kept)"))
     }

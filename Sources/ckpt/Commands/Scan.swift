@@ -14,7 +14,7 @@ struct Scan: ParsableCommand {
     func run() throws {
         let report = try catalog.open().scan(
             directory: directory, open: CheckpointAccess.open, detect: CheckpointAccess.detect)
-        for f in report.failures { Terminal.warning("not registered: \(f.error.description)") }
+        for f in report.failures { Terminal.log("warning: not registered: \(f.error.description)") }
         if json {
             var o = Metadata()
             o["registered"] = .array(report.registered.map(\.json))
@@ -25,7 +25,7 @@ struct Scan: ParsableCommand {
             JSONOutput.print(.object(o))
         } else {
             print(EntryTable.render(report.registered))
-            Terminal.info("\(report.registered.count) registered, \(report.failures.count) failed")
+            Terminal.log("\(report.registered.count) registered, \(report.failures.count) failed")
         }
     }
 }

@@ -4,15 +4,29 @@ import Formats
 
 /// How the command line opens and recognises checkpoints for the catalog.
 ///
-/// The catalog takes these as parameters so that it does not depend on the readers; the lead
-/// wires `Checkpoint.open` and `Checkpoint.detectFormat` here when the readers are merged.
+/// The catalog takes these as parameters so that it does not depend on the readers. Once
+/// `Formats.Checkpoint` is in the branch, wire it here:
+///
+/// ```swift
+/// static let open: CheckpointOpener = { path in try Checkpoint.open(path) }
+/// static let detect: FormatDetector = { path in
+///     // Name first: content sniffing alone takes any file whose byte 8 is `{` or a space
+///     // (config.json, notes) for safetensors.
+///     guard isDirectory(path) || byName(path) != nil else { return nil }
+///     return try? Checkpoint.detectFormat(path)
+/// }
+/// ```
 enum CheckpointAccess {
     static let open: CheckpointOpener = { path in
         throw FormatError(.unsupported("no checkpoint readers in this build of ckpt"), file: path)
     }
 
     /// By name only, until `Checkpoint.detectFormat` (which also reads magic bytes) is wired.
-    static let detect: FormatDetector = { path in
+    static let detect: FormatDetector = { path in byName(path) }
+
+    /// The format a name suggests: a directory with `config.json` and weights, or a
+    /// checkpoint file extension.
+    static func byName(_ path: String) -> CheckpointFormat? {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return nil }
         if isDir.boolValue {

@@ -7,8 +7,9 @@ enum EntryTable {
         let rows = entries.map { e -> [String] in
             let c = e.checkpoint
             return [
-                "\(e.id)", c.format, c.architecture ?? "-", params(c.parameters), c.dtype ?? "-",
-                c.quantization ?? "-", ByteCountText.format(c.sizeBytes),
+                "\(e.id)", c.format, c.architecture ?? "-", Terminal.count(Int(c.parameters)),
+                c.dtype ?? "-",
+                c.quantization ?? "-", Terminal.bytes(Int(c.sizeBytes)),
                 c.parentId.map { "\($0)" } ?? "-", c.path,
             ]
         }
@@ -30,7 +31,7 @@ enum EntryTable {
             "  parameters:   \(c.parameters)",
             "  dtype:        \(c.dtype ?? "-")",
             "  quantization: \(c.quantization ?? "-")",
-            "  size:         \(ByteCountText.format(c.sizeBytes))",
+            "  size:         \(Terminal.bytes(Int(c.sizeBytes)))",
             "  created:      \(c.createdAt)",
             "  status:       \(c.status.rawValue)",
         ]
@@ -39,7 +40,7 @@ enum EntryTable {
         if let r = c.repoId { lines.append("  repo:         \(r)@\(c.revision ?? "?")") }
         lines.append("  files:")
         for f in e.files {
-            lines.append("    \(f.sha256)  \(ByteCountText.format(f.sizeBytes))  \(f.path)")
+            lines.append("    \(f.sha256)  \(Terminal.bytes(Int(f.sizeBytes)))  \(f.path)")
         }
         if !e.verifications.isEmpty { lines.append("  verifications:") }
         for v in e.verifications {
@@ -50,14 +51,5 @@ enum EntryTable {
                     + (v.top1.map { " top1 \($0)" } ?? ""))
         }
         return lines.joined(separator: "\n")
-    }
-
-    static func params(_ n: Int64) -> String {
-        switch n {
-        case 1_000_000_000...: return "\(n / 100_000_000 / 10).\(n / 100_000_000 % 10)B"
-        case 1_000_000...: return "\(n / 1_000_000)M"
-        case 1_000...: return "\(n / 1_000)K"
-        default: return "\(n)"
-        }
     }
 }
