@@ -14,6 +14,7 @@ public enum FileCheck: Sendable, Hashable {
     /// There, but could not be read.
     case unreadable(String)
 
+    /// `ok`, `modified`, `moved`, `missing` or `unreadable`, as `check --json` prints it.
     public var name: String {
         switch self {
         case .ok: "ok"
@@ -27,10 +28,12 @@ public enum FileCheck: Sendable, Hashable {
 
 /// `ckpt check` of one entry.
 public struct CheckReport: Sendable, Hashable {
+    /// The entry as recorded (not changed by the check).
     public var entry: CatalogEntry
     /// One per recorded file, in the entry's file order.
     public var files: [(file: FileRecord, state: FileCheck)]
 
+    /// True when every file is as recorded.
     public var isClean: Bool { files.allSatisfy { $0.state == .ok } }
 
     public static func == (a: CheckReport, b: CheckReport) -> Bool {

@@ -2,7 +2,9 @@ import GRDB
 
 /// Files with the same sha256 recorded at different places.
 public struct DuplicateGroup: Sendable, Hashable {
+    /// The shared digest.
     public var sha256: String
+    /// Size of one copy.
     public var sizeBytes: Int64
     /// Absolute paths, sorted.
     public var paths: [String]

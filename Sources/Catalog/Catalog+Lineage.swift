@@ -5,7 +5,9 @@ import GRDB
 public struct Lineage: Sendable, Hashable {
     /// A checkpoint and the checkpoints made from it.
     public struct Node: Sendable, Hashable {
+        /// This node's entry.
         public var checkpoint: CheckpointRecord
+        /// Entries whose parent is this one, by id.
         public var children: [Node]
     }
 

@@ -8,15 +8,20 @@ public struct ListFilter: Sendable, Hashable {
         case id, path, size, parameters, created
     }
 
+    /// Only this format (`CheckpointFormat` raw value).
     public var format: String?
+    /// Only this architecture.
     public var architecture: String?
     /// true: only quantized entries; false: only unquantized; nil: both.
     public var quantized: Bool?
     /// Only entries whose path starts with this (made absolute).
     public var pathPrefix: String?
+    /// The order, ties broken by id.
     public var sort: Sort
+    /// Largest (or latest) first.
     public var descending: Bool
 
+    /// A filter; the default lists everything by id.
     public init(
         format: String? = nil, architecture: String? = nil, quantized: Bool? = nil,
         pathPrefix: String? = nil, sort: Sort = .id, descending: Bool = false

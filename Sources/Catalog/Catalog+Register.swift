@@ -9,6 +9,7 @@ public struct CheckpointOrigin: Sendable, Hashable {
     /// The snapshot's commit.
     public var revision: String?
 
+    /// An origin for a hub snapshot: `ORG/NAME` and the snapshot's commit.
     public init(repoId: String, revision: String?) {
         self.repoId = repoId
         self.revision = revision

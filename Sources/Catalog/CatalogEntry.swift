@@ -2,12 +2,14 @@ import Formats
 
 /// A checkpoint with its files and verifications: what `ckpt list` and `ckpt show` print.
 public struct CatalogEntry: Sendable, Hashable {
+    /// The `checkpoint` row.
     public var checkpoint: CheckpointRecord
     /// Sorted by path.
     public var files: [FileRecord]
     /// Oldest first.
     public var verifications: [VerificationRecord]
 
+    /// The entry's id (0 only for a record never inserted).
     public var id: Int64 { checkpoint.id ?? 0 }
 
     /// The entry as cli.md's `ckpt list --json` object: its keys in that order, then

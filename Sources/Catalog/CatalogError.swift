@@ -24,15 +24,18 @@ public struct CatalogError: CkptError {
         case format(FormatError)
     }
 
+    /// What went wrong.
     public var reason: Reason
     /// The catalog database or the checkpoint file the error is about.
     public var path: String?
 
+    /// An error about `path` (the database or a checkpoint file), when known.
     public init(_ reason: Reason, path: String? = nil) {
         self.reason = reason
         self.path = path
     }
 
+    /// `PATH: message`, as the command line prints it after `error: `.
     public var description: String {
         let message: String
         switch reason {

@@ -6,6 +6,7 @@ import Formats
 /// It is built on the `TensorSource` protocol so that every reader (safetensors, GGUF, npz,
 /// PyTorch, model directories) is described the same way.
 public struct CheckpointDescription: Sendable, Hashable {
+    /// The source's format.
     public var format: CheckpointFormat
     /// config.json `model_type` (else `architectures[0]`), or GGUF `general.architecture`.
     public var architecture: String?
@@ -18,6 +19,7 @@ public struct CheckpointDescription: Sendable, Hashable {
     /// Sum of the tensors' byte counts.
     public var tensorBytes: Int
 
+    /// A description from known values (tests, or a writer that knows what it wrote).
     public init(
         format: CheckpointFormat, architecture: String?, parameters: Int, dtype: String?,
         quantization: String?, tensorBytes: Int

@@ -12,6 +12,7 @@ public typealias CheckpointOpener = @Sendable (String) throws -> any TensorSourc
 public struct ScanCandidate: Sendable, Hashable {
     /// Absolute path of the file or directory.
     public var path: String
+    /// As the detector reported it.
     public var format: CheckpointFormat
     /// `ORG/NAME` and the commit, for a Hugging Face hub cache snapshot.
     public var repoId: String?

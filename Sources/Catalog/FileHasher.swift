@@ -8,12 +8,14 @@ import Foundation
 
 /// A file's identity on disk as `stat` sees it (following symlinks, as hub snapshots need).
 public struct FileStat: Sendable, Hashable {
+    /// Size in bytes of the file (the symlink's target).
     public var size: Int64
     /// Modification time in nanoseconds since the epoch.
     public var mtimeNs: Int64
     /// Device and inode: two paths with the same pair are the same bytes on disk.
     public var device: UInt64
     public var inode: UInt64
+    /// Kind of the file, after following symlinks.
     public var isDirectory: Bool
     public var isRegular: Bool
 

@@ -11,11 +11,13 @@ public enum CheckpointStatus: String, Codable, Sendable, Hashable, DatabaseValue
 
 /// One row of the `checkpoint` table: a checkpoint file or directory and what it holds.
 public struct CheckpointRecord: Codable, Sendable, Hashable {
+    /// Row id; nil before insertion.
     public var id: Int64?
     /// Absolute path of the file or directory.
     public var path: String
     /// `CheckpointFormat`'s raw value (`safetensors`, `gguf`, `mlx`, ...).
     public var format: String
+    /// `llama`, `bert`, ... from config.json or GGUF metadata.
     public var architecture: String?
     /// Number of weights (MLX packed weights counted unpacked).
     public var parameters: Int64
@@ -27,6 +29,7 @@ public struct CheckpointRecord: Codable, Sendable, Hashable {
     public var sizeBytes: Int64
     /// ISO 8601 UTC, second precision (`2026-11-30T12:00:00Z`).
     public var createdAt: String
+    /// The checkpoint it was made from (NULL once that entry is removed).
     public var parentId: Int64?
     /// The command and options that made it (`convert --to mlx --bits 4 --group-size 64`).
     public var operation: String?
@@ -36,6 +39,7 @@ public struct CheckpointRecord: Codable, Sendable, Hashable {
     public var repoId: String?
     /// Hugging Face commit of a hub cache snapshot.
     public var revision: String?
+    /// `complete`, or `failed` for an operation that did not finish.
     public var status: CheckpointStatus
 
     /// Directory formats keep their files under `path`; the others are one file, `path` itself.
