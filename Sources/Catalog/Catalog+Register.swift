@@ -86,6 +86,9 @@ extension Catalog {
         let digests = Dictionary(
             zip(toHash, FileHasher.sha256(paths: toHash)), uniquingKeysWith: { a, _ in a })
         return drafts.map { record, files in
+            guard FileStat(path: record.path) != nil else {
+                return .failure(CatalogError(.io("no such file or directory"), path: record.path))
+            }
             var out: [FileRecord] = []
             for f in files {
                 guard let st = f.stat else {
@@ -108,7 +111,7 @@ extension Catalog {
                         mtimeNs: st.mtimeNs, sha256: sha))
             }
             if out.isEmpty {
-                return .failure(CatalogError(.io("no files"), path: record.path))
+                return .failure(CatalogError(.io("no files in the checkpoint"), path: record.path))
             }
             return .success(PreparedCheckpoint(record: record, files: out))
         }

@@ -24,6 +24,9 @@ extension Catalog {
     public func scan(
         directory: String, open: CheckpointOpener, detect: FormatDetector
     ) throws(CatalogError) -> ScanReport {
+        guard FileStat(path: directory) != nil else {
+            throw CatalogError(.io("no such file or directory"), path: directory)
+        }
         let candidates = CheckpointScanner.candidates(under: directory, detect: detect)
         var failures: [(String, CatalogError)] = []
         var items: [(path: String, description: CheckpointDescription, origin: CheckpointOrigin?)] =
@@ -58,6 +61,9 @@ extension Catalog {
     /// Registers one existing checkpoint, opened through `open`, as `ckpt add` does.
     @discardableResult
     public func add(path: String, open: CheckpointOpener) throws(CatalogError) -> CatalogEntry {
+        guard FileStat(path: path) != nil else {
+            throw CatalogError(.io("no such file or directory"), path: path)
+        }
         let source: any TensorSource
         do { source = try open(path) } catch { throw CatalogError.wrap(error, path: path) }
         return try register(path: path, source: source)

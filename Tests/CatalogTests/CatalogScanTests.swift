@@ -139,4 +139,21 @@ struct CatalogScanTests {
         // check does not change the record.
         #expect(try catalog.entry(id: e.id).files == e.files)
     }
+
+    @Test("scan, add and register of a path that does not exist say so")
+    func missingPaths() throws {
+        let box = Sandbox()
+        let catalog = try box.open()
+        let missing = box.dir + "/nope"
+        for action in [
+            { _ = try catalog.scan(directory: missing, open: openFake, detect: detectByName) },
+            { _ = try catalog.add(path: missing, open: openFake) },
+            { _ = try catalog.register(path: missing, source: FakeSource.dense()) },
+        ] as [() throws -> Void] {
+            let error = #expect(throws: CatalogError.self) { try action() }
+            #expect(error?.reason == .io("no such file or directory"))
+            #expect(error?.path == missing)
+        }
+        #expect(try catalog.list().isEmpty)
+    }
 }
