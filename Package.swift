@@ -16,6 +16,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, libzstd-dev, zlib1g-dev; SQLite through GRDB).
@@ -39,9 +41,14 @@ let package = Package(
         .target(name: "Compute", dependencies: ["Quantize", "Formats", "COpenBLAS"]),
         .target(name: "Verify", dependencies: ["Compute"]),
         .target(name: "Convert", dependencies: ["Verify", "Quantize", "Formats"]),
+        // Catalog builds on Formats only for now; the lead wires Convert (register outputs).
         .target(
             name: "Catalog",
-            dependencies: ["Convert"]),  // GRDB and swift-crypto come with the catalog
+            dependencies: [
+                "Formats",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .executableTarget(
             name: "ckpt",
             dependencies: [
@@ -58,6 +65,12 @@ let package = Package(
         .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Quantize", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(
+            name: "CatalogTests", dependencies: ["Catalog", "Formats", "TestSupport"]),
+        // A second process for the catalog's concurrent-writers test (not a product).
+        .executableTarget(
+            name: "catalog-writer", dependencies: ["Catalog", "Formats"],
+            path: "Tests/CatalogWriter"),
     ]
 )
 

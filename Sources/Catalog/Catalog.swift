@@ -1,1 +1,127 @@
-// Catalog module; see the style guide for its layout.
+import Foundation
+import Formats
+import GRDB
+
+/// The catalog: an SQLite database (WAL) recording every checkpoint ckpt has read or written,
+/// its files and their sha256, where it came from and how it was verified.
+///
+/// Several processes may use one catalog at once: writers wait for each other (busy timeout)
+/// and every write is one short transaction, so an entry appears whole or not at all. Opening
+/// never resets anything: a damaged file, a foreign database or a schema from a newer ckpt is
+/// an error that leaves the file untouched.
+///
+/// ```swift
+/// let catalog = try Catalog(path: CatalogLocation.resolve(flag: nil, environment: env)!)
+/// let entry = try catalog.register(path: "out/model-q4", source: source, parent: 3,
+///                                  operation: "convert --to mlx --bits 4")
+/// ```
+public final class Catalog: Sendable {
+    /// How long a writer waits for another process's transaction before giving up.
+    public static let busyTimeout: TimeInterval = 30
+
+    /// The ckpt version recorded with each entry.
+    public static let ckptVersion = "0.1.0"
+
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (creating if needed, with its directory) the catalog at `path` and brings its
+    /// schema up to date.
+    /// - Throws: `CatalogError.notACatalog` for a damaged or foreign file,
+    ///   `.newerSchema` when a newer ckpt migrated it, `.database` / `.io` otherwise.
+    public init(path: String) throws(CatalogError) {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw CatalogError(.io("cannot create directory \(dir): \(error)"), path: path)
+            }
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(Self.busyTimeout)
+        config.foreignKeysEnabled = true
+        config.label = "ckpt.catalog"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw CatalogError.wrap(error, path: path)
+        }
+        try Self.migrate(pool, path: path)
+    }
+
+    private static func migrate(_ pool: DatabasePool, path: String) throws(CatalogError) {
+        let migrator = CatalogMigrations.migrator
+        let known = Set(migrator.migrations)
+        do {
+            let (applied, hasTables) = try pool.read { db in
+                (
+                    try migrator.appliedIdentifiers(db),
+                    try Int.fetchOne(
+                        db,
+                        sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+                        ?? 0
+                )
+            }
+            let unknown = applied.subtracting(known)
+            if !unknown.isEmpty {
+                throw CatalogError(.newerSchema(Array(unknown)), path: path)
+            }
+            if applied.isEmpty, hasTables > 0 {
+                throw CatalogError(
+                    .notACatalog("an SQLite database with tables but no ckpt migrations"),
+                    path: path)
+            }
+            if applied == known { return }
+            do {
+                try migrator.migrate(pool)
+            } catch {
+                // Another process may have migrated between our check and our write.
+                if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                throw error
+            }
+        } catch {
+            throw CatalogError.wrap(error, path: path)
+        }
+    }
+
+    /// Runs `body` in one write transaction, mapping errors to `CatalogError`.
+    func write<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
+        do { return try pool.write(body) } catch { throw CatalogError.wrap(error, path: path) }
+    }
+
+    /// Runs `body` on a read-only snapshot, mapping errors to `CatalogError`.
+    func read<T>(_ body: (Database) throws -> T) throws(CatalogError) -> T {
+        do { return try pool.read(body) } catch { throw CatalogError.wrap(error, path: path) }
+    }
+
+    /// The current time as stored: ISO 8601 UTC, second precision.
+    static func now() -> String {
+        // A fresh formatter per call: ISO8601DateFormatter is not Sendable. Its default
+        // options give exactly `2026-11-30T12:00:00Z`.
+        ISO8601DateFormatter().string(from: Date())
+    }
+
+    /// The id of the entry at `path` (made absolute), if any.
+    public func id(ofPath path: String) throws(CatalogError) -> Int64? {
+        let p = CheckpointScanner.absolute(path)
+        return try read { db in
+            try Int64.fetchOne(db, sql: "SELECT id FROM checkpoint WHERE path = ?", arguments: [p])
+        }
+    }
+
+    /// The entry whose id is `reference` (all digits) or whose path is `reference`.
+    /// - Throws: `CatalogError.notFound` when there is none.
+    public func resolve(_ reference: String) throws(CatalogError) -> Int64 {
+        if let id = Int64(reference), try exists(id) { return id }
+        if let id = try id(ofPath: reference) { return id }
+        throw CatalogError(.notFound(reference), path: path)
+    }
+
+    func exists(_ id: Int64) throws(CatalogError) -> Bool {
+        try read { db in try CheckpointRecord.exists(db, key: id) }
+    }
+}

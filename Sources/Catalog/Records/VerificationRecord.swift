@@ -1,0 +1,56 @@
+import GRDB
+
+/// One row of the `verification` table: a `ckpt verify` of a checkpoint against another.
+public struct VerificationRecord: Codable, Sendable, Hashable {
+    /// Row id; nil before insertion.
+    public var id: Int64?
+    /// The candidate that was verified.
+    public var checkpointId: Int64
+    /// The reference it was compared with (nil once that entry is removed).
+    public var againstId: Int64?
+    /// Number of tokens both models were run on.
+    public var tokens: Int64
+    /// KL(ref || cand) per position: mean and max (cli.md `verify`).
+    public var klMean: Double?
+    public var klMax: Double?
+    /// Fraction of positions where both models' top-1 token agree.
+    public var top1: Double?
+    /// Next-token perplexities of the sequence under each model.
+    public var pplRef: Double?
+    public var pplCand: Double?
+    /// Largest absolute difference of the logits.
+    public var maxAbsError: Double?
+    /// Whether every threshold given to `verify` held.
+    public var passed: Bool
+    /// ISO 8601 UTC, second precision.
+    public var createdAt: String
+
+    /// A result to record; `checkpointId` and `createdAt` are filled in by the catalog.
+    public init(
+        againstId: Int64?, tokens: Int64, klMean: Double? = nil, klMax: Double? = nil,
+        top1: Double? = nil, pplRef: Double? = nil, pplCand: Double? = nil,
+        maxAbsError: Double? = nil, passed: Bool
+    ) {
+        self.checkpointId = 0
+        self.againstId = againstId
+        self.tokens = tokens
+        self.klMean = klMean
+        self.klMax = klMax
+        self.top1 = top1
+        self.pplRef = pplRef
+        self.pplCand = pplCand
+        self.maxAbsError = maxAbsError
+        self.passed = passed
+        self.createdAt = ""
+    }
+}
+
+extension VerificationRecord: FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "verification"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy
+        .convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy
+        .convertToSnakeCase
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
