@@ -148,20 +148,37 @@ struct TorchCheckpointTests {
         #expect(big.reason == .unsupported("big-endian storages (byteorder 'big')"))
     }
 
-    @Test("an archive without data.pkl is invalid")
-    func missingPickle() throws {
+    /// nested.pt with member `from` renamed to `to` (same length) in the local and central
+    /// headers: offsets stay valid and CRCs cover data, not names.
+    func renamed(_ from: String, _ to: String) throws -> ByteBuffer {
         var bytes = try #require(FileManager.default.contents(atPath: TestPaths.fixture("torch/nested.pt")).map(Array.init))
-        // Rename every occurrence (local and central headers) keeping the length: offsets stay
-        // valid and CRCs cover data, not names.
-        let from = Array("nested/data.pkl".utf8), to = Array("nested/data.pkX".utf8)
+        let f = Array(from.utf8), t = Array(to.utf8)
         var i = 0
-        while i + from.count <= bytes.count {
-            if Array(bytes[i..<i + from.count]) == from { bytes.replaceSubrange(i..<i + from.count, with: to) }
+        var hits = 0
+        while i + f.count <= bytes.count {
+            if Array(bytes[i..<i + f.count]) == f {
+                bytes.replaceSubrange(i..<i + f.count, with: t)
+                hits += 1
+            }
             i += 1
         }
-        let error = try #require(throws: FormatError.self) {
-            try TorchCheckpoint(buffer: ByteBuffer(copying: bytes, name: "n.pt"))
+        #expect(hits == 2)
+        return ByteBuffer(copying: bytes, name: "n.pt")
+    }
+
+    @Test("an archive without data.pkl, a version or a storage record is invalid")
+    func missingRecords() throws {
+        let e1 = try #require(throws: FormatError.self) {
+            try TorchCheckpoint(buffer: try renamed("nested/data.pkl", "nested/data.pkX"))
         }
-        #expect(error.reason == .invalid("no 'nested/data.pkl' record"))
+        #expect(e1.reason == .invalid("no 'nested/data.pkl' record"))
+        let e2 = try #require(throws: FormatError.self) {
+            try TorchCheckpoint(buffer: try renamed("nested/data/1", "nested/data/X"))
+        }
+        #expect(e2.reason == .invalid("storage '1' has no record 'nested/data/1'"))
+        let e3 = try #require(throws: FormatError.self) {
+            try TorchCheckpoint(buffer: try renamed("nested/version", "nested/versioX"))
+        }
+        #expect(e3.reason == .invalid("no version record"))
     }
 }

@@ -30,6 +30,23 @@ struct TorchHostileTests {
         }
     }
 
+    @Test("huge strides of size-1 dims and offsets of empty views are harmless, as in torch")
+    func unusedStridesAndOffsets() throws {
+        let cases: [(Int, [Int], [Int], [Float])] = [
+            (0, [1, 2], [Int.max, 2], [0, 2]),  // strided: gathered
+            (1, [2, 1], [2, Int.max], [1, 3]),
+            (Int.max, [0], [1], []),  // empty: offset never used
+            (3, [0, 5], [Int.max, Int.max], []),
+        ]
+        for (offset, size, stride, want) in cases {
+            let (object, _) = LegacyBuilder.stateDict(numel: 6, offset: offset, size: size, stride: stride)
+            let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
+            let ckpt = try open(file)
+            let w = try #require(ckpt.tensor(named: "w"))
+            #expect(floats(try ckpt.bytes(of: w)) == want, "\(size) \(stride)")
+        }
+    }
+
     @Test(
         "a view reaching past its storage is refused at its REDUCE",
         arguments: [

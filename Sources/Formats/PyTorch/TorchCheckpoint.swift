@@ -103,9 +103,11 @@ public struct TorchCheckpoint: TensorSource {
                 storageIndex[t.storage.key] = index
                 storages.append(data)
             }
-            // Offsets were bounds-checked against the storage when the tensor was rebuilt, and
-            // the storage's bytes against its record; these products cannot overflow.
-            let offset = t.storage.start + t.storageOffset * elementSize
+            // A non-empty view was bounds-checked against its storage when it was rebuilt, and
+            // the storage's bytes against its record, so this cannot overflow. An empty view
+            // reads nothing; its storage offset (unchecked, as in torch) is not used.
+            let empty = t.shape.contains(0)
+            let offset = empty ? t.storage.start : t.storage.start + t.storageOffset * elementSize
             let strides = TorchLayout.isContiguous(shape: t.shape, strides: t.strides) ? nil : t.strides
             guard let info = TensorInfo(
                 name: tensorName, type: .dense(dtype), shape: t.shape,

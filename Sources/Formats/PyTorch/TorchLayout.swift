@@ -45,6 +45,9 @@ enum TorchLayout {
             // In bounds: every index visited is ≤ the last element checked above.
             let src = data.buffer.base + data.offset + offset
             let rank = shape.count
+            // A size-1 dim is never stepped through, so its stride (which the extent check
+            // above does not bound) is taken as 0; every other byte stride is ≤ the extent.
+            let strides = zip(shape, strides).map { n, s in n == 1 ? 0 : s }
             if rank == 0 {
                 dst.copyMemory(from: src, byteCount: elementSize)
                 return
