@@ -133,7 +133,8 @@ struct PickleMachineTests {
 
     @Test("open MARKs are capped")
     func markCap() throws {
-        let bytes = [UInt8](repeating: PickleOpcode.mark.rawValue, count: PickleMachine.maxMarkDepth + 1)
+        let bytes = [UInt8](
+            repeating: PickleOpcode.mark.rawValue, count: PickleMachine.maxMarkDepth + 1)
         let error = try #require(throws: FormatError.self) {
             var m = PickleMachine(ByteBuffer(copying: bytes, name: "m.pkl").all)
             _ = try m.load()
@@ -185,7 +186,8 @@ struct PickleMachineTests {
         }
         #expect(
             items == [
-                .int(-5), .int(65535), .int(-1), .int(0), .int(Int.min), .bigInt([0, 0, 0, 0, 0, 0, 0, 0, 1]),
+                .int(-5), .int(65535), .int(-1), .int(0), .int(Int.min),
+                .bigInt([0, 0, 0, 0, 0, 0, 0, 0, 1]),
                 .float(1.5), .bool(true), .none, .string("é"),
             ])
     }
@@ -199,7 +201,10 @@ struct PickleMachineTests {
             Issue.record("not a list")
             return
         }
-        #expect(Array(items.prefix(6)) == [.int(1), .bool(true), .int(12), .float(1.5), .string("aA\n"), .string("café")])
+        #expect(
+            Array(items.prefix(6)) == [
+                .int(1), .bool(true), .int(12), .float(1.5), .string("aA\n"), .string("café"),
+            ])
         #expect(items.count == 7)
         #expect(items.last == v)  // the list appended to itself, through the memo
     }
@@ -258,7 +263,10 @@ struct PickleMachineTests {
             var bytes: [UInt8] = []
             for _ in 0..<n {
                 let r = rng.next()
-                bytes.append(r % 4 == 0 ? UInt8(truncatingIfNeeded: r >> 8) : opcodes[Int((r >> 8) % UInt64(opcodes.count))])
+                bytes.append(
+                    r % 4 == 0
+                        ? UInt8(truncatingIfNeeded: r >> 8)
+                        : opcodes[Int((r >> 8) % UInt64(opcodes.count))])
             }
             var m = PickleMachine(ByteBuffer(copying: bytes, name: "soup").all)
             do { _ = try m.load() } catch { failures += 1 }

@@ -92,7 +92,9 @@ struct PickleBuilder {
 
 /// Builds a legacy (pre-zip) torch checkpoint: the five pickles, then the storages.
 struct LegacyBuilder {
-    static let magic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
+    static let magic: [UInt8] = [
+        0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E,
+    ]
     static let version: [UInt8] = [0x80, 0x02, 0x4D, 0xE9, 0x03, 0x2E]
     static let sysInfo: [UInt8] = [0x80, 0x02, 0x7D, 0x2E]  // {} (read and ignored)
 
@@ -103,7 +105,9 @@ struct LegacyBuilder {
     ///   - object: the object pickle.
     ///   - keys: the storage key list.
     ///   - storages: each storage's element count field and raw bytes, in key order.
-    static func file(object: [UInt8], keys: [String], storages: [(count: Int64, bytes: [UInt8])]) -> [UInt8] {
+    static func file(object: [UInt8], keys: [String], storages: [(count: Int64, bytes: [UInt8])])
+        -> [UInt8]
+    {
         var keyList = PickleBuilder()
         keyList.proto(2)
         keyList.op(.mark)
@@ -119,7 +123,8 @@ struct LegacyBuilder {
 
     /// `{name: tensor}` as an object pickle; returns the bytes and the REDUCE offset in it.
     static func stateDict(
-        _ name: String = "w", cls: String = "FloatStorage", numel: Int, offset: Int, size: [Int], stride: [Int]
+        _ name: String = "w", cls: String = "FloatStorage", numel: Int, offset: Int, size: [Int],
+        stride: [Int]
     ) -> ([UInt8], Int) {
         var p = PickleBuilder()
         p.proto(2)

@@ -30,7 +30,8 @@ private struct TorchExpected {
     }
 
     static func malicious(_ file: String) -> (global: String, offset: Int)? {
-        guard let g = all[file]?["global"]?.stringValue, let o = all[file]?["offset"]?.intValue else {
+        guard let g = all[file]?["global"]?.stringValue, let o = all[file]?["offset"]?.intValue
+        else {
             return nil
         }
         return (g, Int(o))
@@ -128,7 +129,8 @@ struct TorchCheckpointTests {
 
     @Test("the name given to an in-memory checkpoint is the file errors name")
     func inMemoryName() throws {
-        let bytes = try #require(FileManager.default.contents(atPath: TestPaths.fixture("torch/malicious.pt")))
+        let bytes = try #require(
+            FileManager.default.contents(atPath: TestPaths.fixture("torch/malicious.pt")))
         let buffer = ByteBuffer(copying: Array(bytes), name: "<memory>")
         let error = try #require(throws: FormatError.self) {
             try TorchCheckpoint(buffer: buffer, name: "upload.pt")
@@ -151,7 +153,9 @@ struct TorchCheckpointTests {
     /// nested.pt with member `from` renamed to `to` (same length) in the local and central
     /// headers: offsets stay valid and CRCs cover data, not names.
     func renamed(_ from: String, _ to: String) throws -> ByteBuffer {
-        var bytes = try #require(FileManager.default.contents(atPath: TestPaths.fixture("torch/nested.pt")).map(Array.init))
+        var bytes = try #require(
+            FileManager.default.contents(atPath: TestPaths.fixture("torch/nested.pt")).map(
+                Array.init))
         let f = Array(from.utf8), t = Array(to.utf8)
         var i = 0
         var hits = 0

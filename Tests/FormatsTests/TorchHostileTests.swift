@@ -20,9 +20,13 @@ struct TorchHostileTests {
 
     @Test("a hand-built legacy checkpoint reads, contiguous and as a transposed view")
     func validLegacy() throws {
-        for (size, stride, want) in [([2, 3], [3, 1], Self.six), ([3, 2], [1, 3], [0, 3, 1, 4, 2, 5] as [Float])] {
-            let (object, _) = LegacyBuilder.stateDict(numel: 6, offset: 0, size: size, stride: stride)
-            let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
+        for (size, stride, want) in [
+            ([2, 3], [3, 1], Self.six), ([3, 2], [1, 3], [0, 3, 1, 4, 2, 5] as [Float]),
+        ] {
+            let (object, _) = LegacyBuilder.stateDict(
+                numel: 6, offset: 0, size: size, stride: stride)
+            let file = LegacyBuilder.file(
+                object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
             let ckpt = try open(file)
             let w = try #require(ckpt.tensor(named: "w"))
             #expect(w.shape == size)
@@ -39,8 +43,10 @@ struct TorchHostileTests {
             (3, [0, 5], [Int.max, Int.max], []),
         ]
         for (offset, size, stride, want) in cases {
-            let (object, _) = LegacyBuilder.stateDict(numel: 6, offset: offset, size: size, stride: stride)
-            let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
+            let (object, _) = LegacyBuilder.stateDict(
+                numel: 6, offset: offset, size: size, stride: stride)
+            let file = LegacyBuilder.file(
+                object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
             let ckpt = try open(file)
             let w = try #require(ckpt.tensor(named: "w"))
             #expect(floats(try ckpt.bytes(of: w)) == want, "\(size) \(stride)")
@@ -57,19 +63,25 @@ struct TorchHostileTests {
             (Int.max, [1], [1]),
         ] as [(Int, [Int], [Int])])
     func outOfBounds(offset: Int, size: [Int], stride: [Int]) throws {
-        let (object, at) = LegacyBuilder.stateDict(numel: 6, offset: offset, size: size, stride: stride)
-        let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
+        let (object, at) = LegacyBuilder.stateDict(
+            numel: 6, offset: offset, size: size, stride: stride)
+        let file = LegacyBuilder.file(
+            object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
         let error = try #require(throws: FormatError.self) { try open(file) }
         #expect(error.offset == LegacyBuilder.objectStart + at)
         #expect(error.field == "pickle REDUCE")
-        #expect(error.description.contains("reaches past its storage") || error.description.contains("overflow"))
+        #expect(
+            error.description.contains("reaches past its storage")
+                || error.description.contains("overflow"))
     }
 
     @Test("negative sizes and mismatched stride counts are invalid")
     func badShapes() throws {
         for (size, stride) in [([-1], [1]), ([2, 3], [1])] {
-            let (object, at) = LegacyBuilder.stateDict(numel: 6, offset: 0, size: size, stride: stride)
-            let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
+            let (object, at) = LegacyBuilder.stateDict(
+                numel: 6, offset: 0, size: size, stride: stride)
+            let file = LegacyBuilder.file(
+                object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
             let error = try #require(throws: FormatError.self) { try open(file) }
             #expect(error.offset == LegacyBuilder.objectStart + at)
         }
@@ -78,7 +90,8 @@ struct TorchHostileTests {
     @Test("an element count that disagrees with the persistent id is refused at the count")
     func countMismatch() throws {
         let (object, _) = LegacyBuilder.stateDict(numel: 6, offset: 0, size: [6], stride: [1])
-        let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(5, LegacyBuilder.floats(Self.six))])
+        let file = LegacyBuilder.file(
+            object: object, keys: ["0"], storages: [(5, LegacyBuilder.floats(Self.six))])
         let error = try #require(throws: FormatError.self) { try open(file) }
         #expect(error.field == "storages[0].count")
         #expect(error.offset == file.count - 24 - 8)
@@ -87,7 +100,8 @@ struct TorchHostileTests {
     @Test("storage data cut short is truncated")
     func truncatedData() throws {
         let (object, _) = LegacyBuilder.stateDict(numel: 6, offset: 0, size: [6], stride: [1])
-        let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
+        let file = LegacyBuilder.file(
+            object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
         let error = try #require(throws: FormatError.self) { try open(Array(file.dropLast(3))) }
         #expect(error.reason == .truncated(needed: 24, available: 21))
         #expect(error.field == "storages[0].data")
@@ -105,7 +119,8 @@ struct TorchHostileTests {
     func unknownKey() throws {
         let (object, _) = LegacyBuilder.stateDict(numel: 6, offset: 0, size: [6], stride: [1])
         let file = LegacyBuilder.file(
-            object: object, keys: ["0", "9"], storages: [(6, LegacyBuilder.floats(Self.six)), (0, [])])
+            object: object, keys: ["0", "9"],
+            storages: [(6, LegacyBuilder.floats(Self.six)), (0, [])])
         let error = try #require(throws: FormatError.self) { try open(file) }
         #expect(error.reason == .invalid("storage key '9' was not named in the pickle"))
     }
@@ -136,7 +151,8 @@ struct TorchHostileTests {
         p.op(.setItem)
         p.op(.setItems)
         p.op(.stop)
-        let file = LegacyBuilder.file(object: p.bytes, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
+        let file = LegacyBuilder.file(
+            object: p.bytes, keys: ["0"], storages: [(6, LegacyBuilder.floats(Self.six))])
         let error = try #require(throws: FormatError.self) { try open(file) }
         #expect(error.reason == .invalid("tensor name 'a.b' occurs twice"))
     }
@@ -161,14 +177,19 @@ struct TorchHostileTests {
 
     @Test("a storage class outside the table is forbidden, an unsupported dtype names the tensor")
     func storageTypes() throws {
-        let (evil, _) = LegacyBuilder.stateDict(cls: "EvilStorage", numel: 6, offset: 0, size: [6], stride: [1])
+        let (evil, _) = LegacyBuilder.stateDict(
+            cls: "EvilStorage", numel: 6, offset: 0, size: [6], stride: [1])
         let e1 = try #require(throws: FormatError.self) {
             try open(LegacyBuilder.file(object: evil, keys: [], storages: []))
         }
         #expect(e1.reason == .forbiddenGlobal("torch.EvilStorage"))
-        let (complex, _) = LegacyBuilder.stateDict(cls: "ComplexDoubleStorage", numel: 1, offset: 0, size: [1], stride: [1])
+        let (complex, _) = LegacyBuilder.stateDict(
+            cls: "ComplexDoubleStorage", numel: 1, offset: 0, size: [1], stride: [1])
         let e2 = try #require(throws: FormatError.self) {
-            try open(LegacyBuilder.file(object: complex, keys: ["0"], storages: [(1, [UInt8](repeating: 0, count: 16))]))
+            try open(
+                LegacyBuilder.file(
+                    object: complex, keys: ["0"], storages: [(1, [UInt8](repeating: 0, count: 16))])
+            )
         }
         #expect(e2.field == "tensor 'w'")
         #expect(e2.description.contains("torch.complex128"))

@@ -75,7 +75,8 @@ struct TorchOracleTests {
             #expect(ckpt.tensors.map(\.name) == expected.map { $0["name"]?.stringValue ?? "" })
             for (info, want) in zip(ckpt.tensors, expected) {
                 #expect(info.type.description == want["dtype"]?.stringValue, "\(file) \(info.name)")
-                #expect(info.shape == (want["shape"]?.arrayValue ?? []).map { Int($0.intValue ?? -1) })
+                #expect(
+                    info.shape == (want["shape"]?.arrayValue ?? []).map { Int($0.intValue ?? -1) })
                 let hex = try ckpt.bytes(of: info).bytes.map { String(format: "%02x", $0) }.joined()
                 #expect(hex == want["hex"]?.stringValue, "\(file) \(info.name)")
             }

@@ -23,7 +23,10 @@ struct TorchRobustnessTests {
 
     @Test(
         "flipped and truncated bytes give a checkpoint or a FormatError, never a crash",
-        arguments: ["legacy.pt", "shared.pt", "proto4.pt", "pytorch_model.bin", "param.pt", "malicious_legacy.pt"])
+        arguments: [
+            "legacy.pt", "shared.pt", "proto4.pt", "pytorch_model.bin", "param.pt",
+            "malicious_legacy.pt",
+        ])
     func mutations(file: String) throws {
         let path = TestPaths.fixture("torch/" + file)
         let original = try #require(FileManager.default.contents(atPath: path).map(Array.init))
@@ -47,8 +50,10 @@ struct TorchRobustnessTests {
 
     @Test("every single-byte change of a hand-built legacy file is survived")
     func handBuiltMutations() {
-        let (object, _) = LegacyBuilder.stateDict(numel: 6, offset: 0, size: [3, 2], stride: [1, 3])
-        let file = LegacyBuilder.file(object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats([0, 1, 2, 3, 4, 5]))])
+        let (object, _) = LegacyBuilder.stateDict(
+            numel: 6, offset: 0, size: [3, 2], stride: [1, 3])
+        let file = LegacyBuilder.file(
+            object: object, keys: ["0"], storages: [(6, LegacyBuilder.floats([0, 1, 2, 3, 4, 5]))])
         #expect(Self.survive(file))
         var rng = SplitMix64(seed: 7)
         for i in 0..<file.count {

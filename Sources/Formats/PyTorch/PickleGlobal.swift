@@ -50,7 +50,8 @@ package enum PickleGlobal: Sendable, Hashable {
     /// A value ckpt keeps opaque (`torch.serialization._get_layout`, qschemes).
     case opaque(String)
 
-    /// Python 2 module names that pickles of protocol ≤ 2 still write (torch `_utils.IMPORT_MAPPING`).
+    /// Python 2 module names that pickles of protocol ≤ 2 still write
+    /// (torch `_utils.IMPORT_MAPPING`).
     private static let python2Modules = ["__builtin__": "builtins", "copy_reg": "copyreg"]
 
     /// Element types with both `torch.<X>Tensor` and `torch.cuda.<X>Tensor` classes.

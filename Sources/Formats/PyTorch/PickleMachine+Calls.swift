@@ -12,11 +12,13 @@ extension PickleMachine {
         _ callable: PickleValue, args: [PickleValue], _ op: PickleOpcode, at: Int, depth: Int = 0
     ) throws(FormatError) -> PickleValue {
         guard case .global(let g) = callable else {
-            throw fail(.invalid("\(op.name) calls a \(describe(callable)), not a global"), op, at: at)
+            throw fail(
+                .invalid("\(op.name) calls a \(describe(callable)), not a global"), op, at: at)
         }
         func arity(_ allowed: ClosedRange<Int>, _ name: String) throws(FormatError) {
             guard allowed.contains(args.count) else {
-                throw fail(.invalid("\(name) takes \(allowed) arguments, got \(args.count)"), op, at: at)
+                throw fail(
+                    .invalid("\(name) takes \(allowed) arguments, got \(args.count)"), op, at: at)
             }
         }
         switch g {
@@ -52,7 +54,8 @@ extension PickleMachine {
         case .bytearray:
             try arity(0...1, "bytearray")
             guard let source = args.first else {
-                return try newValue(.bytes(ByteBuffer(copying: [UInt8](), name: slice.name).all), op, at: at)
+                return try newValue(
+                    .bytes(ByteBuffer(copying: [UInt8](), name: slice.name).all), op, at: at)
             }
             guard case .bytes? = arena.object(source) else {
                 throw fail(.unsupported("bytearray from a \(describe(source))"), op, at: at)
@@ -75,7 +78,8 @@ extension PickleMachine {
         case .rebuildTensorV3:
             try arity(7...8, "_rebuild_tensor_v3")
             guard case .global(.dtype(let t)) = args[6] else {
-                throw fail(.invalid("_rebuild_tensor_v3 dtype is a \(describe(args[6]))"), op, at: at)
+                throw fail(
+                    .invalid("_rebuild_tensor_v3 dtype is a \(describe(args[6]))"), op, at: at)
             }
             return try rebuildTensor(args, dtype: t, op, at: at)
         case .rebuildParameter, .rebuildParameterWithState:
@@ -86,9 +90,13 @@ extension PickleMachine {
             // Python-side decorations.
             try arity(4...4, "_rebuild_from_type_v2")
             guard depth < Self.maxCallNesting else {
-                throw fail(.limitExceeded("_rebuild_from_type_v2 nested deeper than \(Self.maxCallNesting)"), op, at: at)
+                throw fail(
+                    .limitExceeded(
+                        "_rebuild_from_type_v2 nested deeper than \(Self.maxCallNesting)"), op,
+                    at: at)
             }
-            let inner = try call(args[0], args: try tupleItems(args[2], op, at: at), op, at: at, depth: depth + 1)
+            let inner = try call(
+                args[0], args: try tupleItems(args[2], op, at: at), op, at: at, depth: depth + 1)
             return try tensorArgument(inner, op, at: at)
         case .size:
             try arity(0...1, "torch.Size")
@@ -100,7 +108,8 @@ extension PickleMachine {
         case .device:
             return try newValue(.opaque("torch.device"), op, at: at)
         case .unsupportedRebuild(let name):
-            throw fail(.unsupported("\(name) (sparse, quantized, nested or meta tensors)"), op, at: at)
+            throw fail(
+                .unsupported("\(name) (sparse, quantized, nested or meta tensors)"), op, at: at)
         case .typedStorage, .untypedStorage, .genericTypedStorage, .dtype, .tensorClass, .opaque:
             throw fail(.unsupported("calling \(g) in a pickle"), op, at: at)
         }
@@ -122,7 +131,9 @@ extension PickleMachine {
 
     /// `BUILD`: the state is Python attributes (`OrderedDict._metadata` of `state_dict()`,
     /// tensor attributes); ckpt reads none of them, so only the target is checked.
-    func build(_ target: PickleValue, state: PickleValue, _ op: PickleOpcode, at: Int) throws(FormatError) {
+    func build(_ target: PickleValue, state: PickleValue, _ op: PickleOpcode, at: Int)
+        throws(FormatError)
+    {
         switch arena.object(target) {
         case .dict?, .tensor?: return
         default: throw fail(.invalid("BUILD on a \(describe(target))"), op, at: at)
@@ -144,12 +155,15 @@ extension PickleMachine {
                 out.append(UInt8(s.value))
             }
         case "utf-8", "utf8": out = Array(text.utf8)
-        default: throw fail(.unsupported("_codecs.encode encoding '\(encoding.prefix(40))'"), op, at: at)
+        default:
+            throw fail(.unsupported("_codecs.encode encoding '\(encoding.prefix(40))'"), op, at: at)
         }
         return ByteBuffer(copying: out, name: slice.name).all
     }
 
-    func tensorArgument(_ v: PickleValue, _ op: PickleOpcode, at: Int) throws(FormatError) -> PickleValue {
+    func tensorArgument(_ v: PickleValue, _ op: PickleOpcode, at: Int) throws(FormatError)
+        -> PickleValue
+    {
         guard case .tensor? = arena.object(v) else {
             throw fail(.invalid("expected a tensor, got a \(describe(v))"), op, at: at)
         }
@@ -157,17 +171,22 @@ extension PickleMachine {
     }
 
     /// A non-negative Int from a tuple of ints (`size`, `stride`).
-    private func ints(_ v: PickleValue, _ what: String, _ op: PickleOpcode, at: Int) throws(FormatError) -> [Int] {
+    private func ints(_ v: PickleValue, _ what: String, _ op: PickleOpcode, at: Int)
+        throws(FormatError) -> [Int]
+    {
         guard case .tuple(let items)? = arena.object(v) else {
             throw fail(.invalid("tensor \(what) is a \(describe(v)), not a tuple"), op, at: at)
         }
         guard items.count <= Self.maxTensorDims else {
-            throw fail(.limitExceeded("tensor with \(items.count) dims > \(Self.maxTensorDims)"), op, at: at)
+            throw fail(
+                .limitExceeded("tensor with \(items.count) dims > \(Self.maxTensorDims)"), op,
+                at: at)
         }
         var out: [Int] = []
         for item in items {
             guard case .int(let i) = item, i >= 0 else {
-                throw fail(.invalid("tensor \(what) holds \(item) (not a non-negative int)"), op, at: at)
+                throw fail(
+                    .invalid("tensor \(what) holds \(item) (not a non-negative int)"), op, at: at)
             }
             out.append(i)
         }
@@ -194,7 +213,9 @@ extension PickleMachine {
         let shape = try ints(args[2], "size", op, at: at)
         let strides = try ints(args[3], "stride", op, at: at)
         guard shape.count == strides.count else {
-            throw fail(.invalid("tensor size has \(shape.count) dims, stride \(strides.count)"), op, at: at)
+            throw fail(
+                .invalid("tensor size has \(shape.count) dims, stride \(strides.count)"), op, at: at
+            )
         }
         guard let count = shape.checkedElementCount else {
             throw fail(.invalid("tensor element count overflows"), op, at: at)
@@ -214,7 +235,8 @@ extension PickleMachine {
             guard !(overflow || o3 || o4), endBytes <= storage.byteCount else {
                 throw fail(
                     .invalid(
-                        "tensor (offset \(offset), size \(shape), stride \(strides)) reaches past its storage '\(storage.key)' of \(storage.byteCount) bytes"
+                        "tensor (offset \(offset), size \(shape), stride \(strides)) reaches past "
+                            + "its storage '\(storage.key)' of \(storage.byteCount) bytes"
                     ), op, at: at)
             }
         }
@@ -226,13 +248,16 @@ extension PickleMachine {
 
     /// `BINPERSID`/`PERSID`: a storage reference, zip `('storage', type, key, location, numel)`
     /// or legacy `(..., numel, view_metadata)`.
-    mutating func persistentLoad(_ pid: PickleValue, _ op: PickleOpcode, at: Int) throws(FormatError)
+    mutating func persistentLoad(_ pid: PickleValue, _ op: PickleOpcode, at: Int)
+        throws(FormatError)
         -> PickleValue
     {
         guard case .tuple(let t)? = arena.object(pid), t.count == 5 || t.count == 6,
             t[0] == .string("storage")
         else {
-            throw fail(.unsupported("persistent id \(describe(pid)) is not a ('storage', ...) tuple"), op, at: at)
+            throw fail(
+                .unsupported("persistent id \(describe(pid)) is not a ('storage', ...) tuple"), op,
+                at: at)
         }
         let scalar: TorchScalarType?
         switch t[1] {
@@ -258,7 +283,8 @@ extension PickleMachine {
         if let cached = storages[key] {
             root = cached
         } else {
-            let s = PickleStorage(key: key, scalar: scalar, rootByteCount: bytes, start: 0, byteCount: bytes)
+            let s = PickleStorage(
+                key: key, scalar: scalar, rootByteCount: bytes, start: 0, byteCount: bytes)
             root = try newValue(.storage(s), op, at: at)
             storages[key] = root
             storageKeys.append(key)
@@ -273,7 +299,8 @@ extension PickleMachine {
         let (a, o1) = start.multipliedReportingOverflow(by: rootSize)
         let (n, o2) = size.multipliedReportingOverflow(by: rootSize)
         guard !o1, !o2, a <= r.byteCount, n <= r.byteCount - a else {
-            throw fail(.invalid("storage view [\(start), +\(size)) outside its storage"), op, at: at)
+            throw fail(
+                .invalid("storage view [\(start), +\(size)) outside its storage"), op, at: at)
         }
         var v = r
         v.start = a

@@ -10,7 +10,8 @@ extension PickleMachine {
 
     /// Adds `object` to the arena and pushes a reference to it.
     @discardableResult
-    mutating func pushObject(_ object: PickleObject, _ op: PickleOpcode, at: Int) throws(FormatError)
+    mutating func pushObject(_ object: PickleObject, _ op: PickleOpcode, at: Int)
+        throws(FormatError)
         -> PickleValue
     {
         let v = try newValue(object, op, at: at)
@@ -22,7 +23,8 @@ extension PickleMachine {
     mutating func newValue(_ object: PickleObject, _ op: PickleOpcode, at: Int) throws(FormatError)
         -> PickleValue
     {
-        let error = fail(.limitExceeded("more than \(PickleArena.maxObjects) pickle objects"), op, at: at)
+        let error = fail(
+            .limitExceeded("more than \(PickleArena.maxObjects) pickle objects"), op, at: at)
         return try arena.add(object) { error }
     }
 
@@ -42,14 +44,18 @@ extension PickleMachine {
 
     /// The values pushed since the innermost `MARK`, which is removed.
     mutating func popMark(_ op: PickleOpcode, at: Int) throws(FormatError) -> [PickleValue] {
-        guard let m = marks.popLast() else { throw fail(.invalid("no MARK on the stack"), op, at: at) }
+        guard let m = marks.popLast() else {
+            throw fail(.invalid("no MARK on the stack"), op, at: at)
+        }
         let items = Array(stack[m...])
         stack.removeSubrange(m...)
         return items
     }
 
     func memoValue(_ i: Int, _ op: PickleOpcode, at: Int) throws(FormatError) -> PickleValue {
-        guard let v = memo[i] else { throw fail(.invalid("memo entry \(i) is not set"), op, at: at) }
+        guard let v = memo[i] else {
+            throw fail(.invalid("memo entry \(i) is not set"), op, at: at)
+        }
         return v
     }
 
@@ -62,7 +68,9 @@ extension PickleMachine {
     }
 
     /// The items of a tuple argument (`REDUCE`, `NEWOBJ`).
-    func tupleItems(_ v: PickleValue, _ op: PickleOpcode, at: Int) throws(FormatError) -> [PickleValue] {
+    func tupleItems(_ v: PickleValue, _ op: PickleOpcode, at: Int) throws(FormatError)
+        -> [PickleValue]
+    {
         guard let i = v.objectIndex, case .tuple(let items) = arena[i] else {
             throw fail(.invalid("arguments are a \(describe(v)), not a tuple"), op, at: at)
         }
@@ -75,7 +83,9 @@ extension PickleMachine {
         return v.kind
     }
 
-    mutating func extendList(_ target: PickleValue, with items: [PickleValue], _ op: PickleOpcode, at: Int)
+    mutating func extendList(
+        _ target: PickleValue, with items: [PickleValue], _ op: PickleOpcode, at: Int
+    )
         throws(FormatError)
     {
         guard let i = target.objectIndex, case .list = arena[i] else {
@@ -91,7 +101,9 @@ extension PickleMachine {
     }
 
     /// Sets key/value pairs (`items` alternates keys and values) in the dict `target`.
-    mutating func setItems(_ target: PickleValue, _ items: [PickleValue], _ op: PickleOpcode, at: Int)
+    mutating func setItems(
+        _ target: PickleValue, _ items: [PickleValue], _ op: PickleOpcode, at: Int
+    )
         throws(FormatError)
     {
         guard let i = target.objectIndex, case .dict = arena[i] else {
@@ -146,7 +158,9 @@ extension PickleMachine {
         while end < raw.count, raw[end] != 0x0A {
             end += 1
             guard end - start <= Self.maxLineBytes else {
-                throw fail(.limitExceeded("\(op.name) line longer than \(Self.maxLineBytes) bytes"), op, at: start)
+                throw fail(
+                    .limitExceeded("\(op.name) line longer than \(Self.maxLineBytes) bytes"), op,
+                    at: start)
             }
         }
         guard end < raw.count else {
@@ -167,7 +181,9 @@ extension PickleMachine {
     }
 
     /// `INT`/`LONG` text: `00`/`01` are protocol 0's False/True; `L` suffix for longs.
-    func parseIntLine(_ text: String, _ op: PickleOpcode, at: Int) throws(FormatError) -> PickleValue {
+    func parseIntLine(_ text: String, _ op: PickleOpcode, at: Int) throws(FormatError)
+        -> PickleValue
+    {
         if op == .int, text == "00" { return .bool(false) }
         if op == .int, text == "01" { return .bool(true) }
         let digits = text.hasSuffix("L") ? String(text.dropLast()) : text

@@ -64,7 +64,8 @@ package struct PickleMachine {
             let at = r.offset
             let byte = try r.read(UInt8.self, "pickle opcode")
             guard let op = PickleOpcode(rawValue: byte) else {
-                throw fail(.invalid("unknown pickle opcode 0x\(String(byte, radix: 16))"), nil, at: at)
+                throw fail(
+                    .invalid("unknown pickle opcode 0x\(String(byte, radix: 16))"), nil, at: at)
             }
             if op == .stop {
                 return (try pop(op, at: at), r.offset)
@@ -96,7 +97,11 @@ package struct PickleMachine {
             }
             marks.append(stack.count)
         case .pop:
-            if stack.count > (marks.last ?? 0) { stack.removeLast() } else { _ = try popMark(op, at: at) }
+            if stack.count > (marks.last ?? 0) {
+                stack.removeLast()
+            } else {
+                _ = try popMark(op, at: at)
+            }
         case .popMark: _ = try popMark(op, at: at)
         case .dup: try push(try top(op, at: at), op, at: at)
         case .none: try push(.none, op, at: at)
@@ -118,7 +123,8 @@ package struct PickleMachine {
         case .int, .long:
             try push(try parseIntLine(try line(&r, op), op, at: at), op, at: at)
         case .binFloat:
-            try push(.float(Double(bitPattern: try r.readBigEndian(UInt64.self, field))), op, at: at)
+            try push(
+                .float(Double(bitPattern: try r.readBigEndian(UInt64.self, field))), op, at: at)
         case .float:
             let text = try line(&r, op)
             guard let d = Double(text) else {
@@ -138,14 +144,23 @@ package struct PickleMachine {
         case .shortBinString:
             try push(.string(try r.string(Int(try r.read(UInt8.self, field)), field)), op, at: at)
         case .string:
-            try push(.string(try PickleText.quoted(try line(&r, op), fail: fail(.invalid("bad STRING argument"), op, at: at))), op, at: at)
+            try push(
+                .string(
+                    try PickleText.quoted(
+                        try line(&r, op), fail: fail(.invalid("bad STRING argument"), op, at: at))),
+                op, at: at)
         case .unicode:
             let raw = try lineBytes(&r, op)
-            try push(.string(try PickleText.rawUnicodeEscape(raw, fail: fail(.invalid("bad UNICODE argument"), op, at: at))), op, at: at)
+            try push(
+                .string(
+                    try PickleText.rawUnicodeEscape(
+                        raw, fail: fail(.invalid("bad UNICODE argument"), op, at: at))), op, at: at)
         case .binBytes:
-            try pushObject(.bytes(try r.bytes(Int(try r.read(UInt32.self, field)), field)), op, at: at)
+            try pushObject(
+                .bytes(try r.bytes(Int(try r.read(UInt32.self, field)), field)), op, at: at)
         case .shortBinBytes:
-            try pushObject(.bytes(try r.bytes(Int(try r.read(UInt8.self, field)), field)), op, at: at)
+            try pushObject(
+                .bytes(try r.bytes(Int(try r.read(UInt8.self, field)), field)), op, at: at)
         case .binBytes8, .byteArray8:
             try pushObject(.bytes(try r.bytes(try length64(&r, op, at: at), field)), op, at: at)
         case .emptyTuple: try pushObject(.tuple([]), op, at: at)
@@ -191,9 +206,12 @@ package struct PickleMachine {
             }
         case .get:
             let text = try line(&r, op)
-            guard let i = Int(text) else { throw fail(.invalid("GET index '\(text.prefix(40))'"), op, at: at) }
+            guard let i = Int(text) else {
+                throw fail(.invalid("GET index '\(text.prefix(40))'"), op, at: at)
+            }
             try push(try memoValue(i, op, at: at), op, at: at)
-        case .binGet: try push(try memoValue(Int(try r.read(UInt8.self, field)), op, at: at), op, at: at)
+        case .binGet:
+            try push(try memoValue(Int(try r.read(UInt8.self, field)), op, at: at), op, at: at)
         case .longBinGet:
             try push(try memoValue(Int(try r.read(UInt32.self, field)), op, at: at), op, at: at)
         case .put:
@@ -219,11 +237,13 @@ package struct PickleMachine {
         case .reduce:
             let args = try pop(op, at: at)
             let callable = try pop(op, at: at)
-            try push(try call(callable, args: try tupleItems(args, op, at: at), op, at: at), op, at: at)
+            try push(
+                try call(callable, args: try tupleItems(args, op, at: at), op, at: at), op, at: at)
         case .newObj:
             let args = try pop(op, at: at)
             let cls = try pop(op, at: at)
-            try push(try newObject(cls, args: try tupleItems(args, op, at: at), op, at: at), op, at: at)
+            try push(
+                try newObject(cls, args: try tupleItems(args, op, at: at), op, at: at), op, at: at)
         case .newObjEx:
             let kwargs = try pop(op, at: at)
             let args = try pop(op, at: at)
@@ -231,7 +251,8 @@ package struct PickleMachine {
             guard let k = kwargs.objectIndex, case .dict(let d) = arena[k], d.isEmpty else {
                 throw fail(.unsupported("NEWOBJ_EX with keyword arguments"), op, at: at)
             }
-            try push(try newObject(cls, args: try tupleItems(args, op, at: at), op, at: at), op, at: at)
+            try push(
+                try newObject(cls, args: try tupleItems(args, op, at: at), op, at: at), op, at: at)
         case .inst:
             let module = try line(&r, op)
             let name = try line(&r, op)

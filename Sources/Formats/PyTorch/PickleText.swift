@@ -24,7 +24,8 @@ enum PickleText {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "x"):
-                guard i + 2 <= b.count - 1, let v = UInt8(String(decoding: b[i..<i + 2], as: UTF8.self), radix: 16)
+                guard i + 2 <= b.count - 1,
+                    let v = UInt8(String(decoding: b[i..<i + 2], as: UTF8.self), radix: 16)
                 else { throw fail }
                 out.append(v)
                 i += 2
@@ -52,10 +53,13 @@ enum PickleText {
         var i = 0
         while i < b.count {
             let c = b[i]
-            if c == 0x5C, i + 1 < b.count, b[i + 1] == UInt8(ascii: "u") || b[i + 1] == UInt8(ascii: "U") {
+            if c == 0x5C, i + 1 < b.count,
+                b[i + 1] == UInt8(ascii: "u") || b[i + 1] == UInt8(ascii: "U")
+            {
                 let n = b[i + 1] == UInt8(ascii: "u") ? 4 : 8
                 guard i + 2 + n <= b.count,
-                    let v = UInt32(String(decoding: b[(i + 2)..<(i + 2 + n)], as: UTF8.self), radix: 16),
+                    let v = UInt32(
+                        String(decoding: b[(i + 2)..<(i + 2 + n)], as: UTF8.self), radix: 16),
                     let s = Unicode.Scalar(v)
                 else { throw fail }
                 scalars.append(s)

@@ -20,7 +20,8 @@ extension TorchCheckpoint {
         var names: Set<String> = []
         var visits = 0
         func fail(_ reason: FormatError.Reason, _ path: String?) -> FormatError {
-            FormatError(reason, file: file, field: path.map { "state dict '\($0)'" } ?? "state dict")
+            FormatError(
+                reason, file: file, field: path.map { "state dict '\($0)'" } ?? "state dict")
         }
         func join(_ prefix: String?, _ key: String) -> String {
             prefix.map { $0 + "." + key } ?? key
@@ -34,7 +35,8 @@ extension TorchCheckpoint {
             switch object {
             case .tensor(let t):
                 guard let path else {
-                    throw fail(.unsupported("the checkpoint is a single tensor, not a state dict"), nil)
+                    throw fail(
+                        .unsupported("the checkpoint is a single tensor, not a state dict"), nil)
                 }
                 guard names.insert(path).inserted else {
                     throw fail(.invalid("tensor name '\(path)' occurs twice"), path)
@@ -53,7 +55,8 @@ extension TorchCheckpoint {
                         let before = out.count
                         try walk(value, join(path, "?"), depth: depth + 1)
                         guard out.count == before else {
-                            throw fail(.unsupported("tensor under a dict key of type \(k.kind)"), path)
+                            throw fail(
+                                .unsupported("tensor under a dict key of type \(k.kind)"), path)
                         }
                     }
                 }

@@ -37,15 +37,20 @@ extension TorchCheckpoint {
         for (i, k) in keyValues.enumerated() {
             let field = "storages[\(i)]"
             guard let key = k.stringValue else {
-                throw FormatError(.invalid("storage key is a \(k.kind)"), file: all.name, offset: keysAt, field: field)
+                throw FormatError(
+                    .invalid("storage key is a \(k.kind)"), file: all.name, offset: keysAt,
+                    field: field)
             }
-            guard let ref = machine.storages[key], case .storage(let s)? = machine.arena.object(ref) else {
+            guard let ref = machine.storages[key], case .storage(let s)? = machine.arena.object(ref)
+            else {
                 throw FormatError(
                     .invalid("storage key '\(key)' was not named in the pickle"), file: all.name,
                     offset: keysAt, field: field)
             }
             guard data[key] == nil else {
-                throw FormatError(.invalid("storage key '\(key)' listed twice"), file: all.name, offset: keysAt, field: field)
+                throw FormatError(
+                    .invalid("storage key '\(key)' listed twice"), file: all.name, offset: keysAt,
+                    field: field)
             }
             let countAt = r.offset
             let count = try r.read(Int64.self, field + ".count")
@@ -53,7 +58,10 @@ extension TorchCheckpoint {
             let (bytes, overflow) = Int(count).multipliedReportingOverflow(by: elementSize)
             guard count >= 0, !overflow, bytes == s.rootByteCount else {
                 throw r.error(
-                    .invalid("storage '\(key)' holds \(count) elements, its persistent id says \(s.rootByteCount / elementSize)"),
+                    .invalid(
+                        "storage '\(key)' holds \(count) elements, its persistent id says "
+                            + "\(s.rootByteCount / elementSize)"
+                    ),
                     field: field + ".count", at: countAt)
             }
             data[key] = try r.bytes(s.rootByteCount, field + ".data")

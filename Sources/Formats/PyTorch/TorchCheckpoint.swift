@@ -72,7 +72,9 @@ public struct TorchCheckpoint: TensorSource {
             layout = .legacy
             loaded = try Self.loadLegacy(all)
         } else if all.count >= 262, Array(all.raw[257..<262]) == Array("ustar".utf8) {
-            throw FormatError(.unsupported("the pre-1.0 tar checkpoint format"), file: label, offset: 257, field: "tar magic")
+            throw FormatError(
+                .unsupported("the pre-1.0 tar checkpoint format"), file: label, offset: 257,
+                field: "tar magic")
         } else {
             throw FormatError(
                 .invalid("not a PyTorch checkpoint (neither a zip archive nor a legacy pickle)"),
@@ -85,14 +87,17 @@ public struct TorchCheckpoint: TensorSource {
         var infos: [TensorInfo] = []
         for (tensorName, t) in named {
             let error = { (m: String) in
-                FormatError(.unsupported(m), file: label, offset: t.builtAt, field: "tensor '\(tensorName)'")
+                FormatError(
+                    .unsupported(m), file: label, offset: t.builtAt, field: "tensor '\(tensorName)'"
+                )
             }
             guard let dtype = t.scalar.dtype, let elementSize = dtype.byteSize else {
                 throw error("dtype \(t.scalar.torchName) has no ckpt dtype")
             }
             guard let data = loaded.storageData[t.storage.key] else {
                 throw FormatError(
-                    .invalid("storage '\(t.storage.key)' has no data"), file: label, offset: t.builtAt,
+                    .invalid("storage '\(t.storage.key)' has no data"), file: label,
+                    offset: t.builtAt,
                     field: "tensor '\(tensorName)'")
             }
             let index: Int
@@ -108,10 +113,12 @@ public struct TorchCheckpoint: TensorSource {
             // reads nothing; its storage offset (unchecked, as in torch) is not used.
             let empty = t.shape.contains(0)
             let offset = empty ? t.storage.start : t.storage.start + t.storageOffset * elementSize
-            let strides = TorchLayout.isContiguous(shape: t.shape, strides: t.strides) ? nil : t.strides
-            guard let info = TensorInfo(
-                name: tensorName, type: .dense(dtype), shape: t.shape,
-                location: .init(file: index, offset: offset, strides: strides))
+            let strides =
+                TorchLayout.isContiguous(shape: t.shape, strides: t.strides) ? nil : t.strides
+            guard
+                let info = TensorInfo(
+                    name: tensorName, type: .dense(dtype), shape: t.shape,
+                    location: .init(file: index, offset: offset, strides: strides))
             else { throw error("tensor byte size overflows") }
             infos.append(info)
         }
@@ -125,14 +132,16 @@ public struct TorchCheckpoint: TensorSource {
     public func bytes(of tensor: TensorInfo) throws(FormatError) -> ByteSlice {
         let field = "tensor '\(tensor.name)'"
         guard storages.indices.contains(tensor.location.file) else {
-            throw FormatError(.invalid("no storage \(tensor.location.file)"), file: name, field: field)
+            throw FormatError(
+                .invalid("no storage \(tensor.location.file)"), file: name, field: field)
         }
         let data = storages[tensor.location.file]
         guard let dtype = tensor.type.dense, let elementSize = dtype.byteSize,
             dtype.byteCount(elements: tensor.elementCount) == tensor.byteCount,
             tensor.shape.checkedElementCount != nil
         else {
-            throw FormatError(.invalid("type and byte count do not match"), file: name, field: field)
+            throw FormatError(
+                .invalid("type and byte count do not match"), file: name, field: field)
         }
         guard let strides = tensor.location.strides else {
             return try data.slice(tensor.location.offset, tensor.byteCount, field: field)

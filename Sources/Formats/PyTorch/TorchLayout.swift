@@ -16,9 +16,12 @@ enum TorchLayout {
     /// Copies the view (`offset` in bytes, `strides` in elements) out of `data` in row-major
     /// order. The view is checked to lie inside `data` before anything is read.
     static func gather(
-        _ data: ByteSlice, offset: Int, shape: [Int], strides: [Int], elementSize: Int, field: String
+        _ data: ByteSlice, offset: Int, shape: [Int], strides: [Int], elementSize: Int,
+        field: String
     ) throws(FormatError) -> ByteSlice {
-        let fail = { (m: String) in FormatError(.invalid(m), file: data.name, offset: data.offset, field: field) }
+        let fail = { (m: String) in
+            FormatError(.invalid(m), file: data.name, offset: data.offset, field: field)
+        }
         guard shape.count == strides.count, offset >= 0, elementSize > 0,
             let count = shape.checkedElementCount
         else { throw fail("view shape \(shape) and strides \(strides) do not match") }
@@ -37,7 +40,10 @@ enum TorchLayout {
             let (endBytes, o4) = endElements.multipliedReportingOverflow(by: elementSize)
             let (end, o5) = endBytes.addingReportingOverflow(offset)
             guard !(overflow || o3 || o4 || o5), end <= data.count else {
-                throw fail("view (offset \(offset), shape \(shape), strides \(strides)) reaches past its storage of \(data.count) bytes")
+                throw fail(
+                    "view (offset \(offset), shape \(shape), strides \(strides)) reaches past "
+                        + "its storage of \(data.count) bytes"
+                )
             }
         }
         let buffer = try ByteBuffer.make(count: total, name: data.name) { out throws(FormatError) in
