@@ -253,6 +253,39 @@ struct PickleMachineTests {
         #expect(b.bytes == [0xFF, 0x61])
     }
 
+    @Test("calls repeated on a memoized argument cannot amplify a small pickle")
+    func copyAmplification() throws {
+        var p = PickleBuilder()
+        p.proto(2)
+        p.op(.mark)
+        for _ in 0..<1000 {
+            p.op(.none)
+            p.op(.none)
+            p.op(.tuple2)
+        }
+        p.op(.list)
+        p.bytes += [PickleOpcode.binPut.rawValue, 0]
+        p.op(.pop)
+        p.global("collections", "OrderedDict")
+        p.bytes += [PickleOpcode.binPut.rawValue, 1]
+        p.op(.pop)
+        for _ in 0..<2000 {
+            p.bytes += [PickleOpcode.binGet.rawValue, 1, PickleOpcode.binGet.rawValue, 0]
+            p.op(.tuple1)
+            p.op(.reduce)
+            p.op(.pop)
+        }
+        p.op(.none)
+        p.op(.stop)
+        #expect(p.bytes.count < 20_000)
+        let error = try #require(throws: FormatError.self) { try p.run() }
+        guard case .limitExceeded = error.reason else {
+            Issue.record("expected limitExceeded, got \(error)")
+            return
+        }
+        #expect(error.field == "pickle REDUCE")
+    }
+
     @Test("random byte soup never crashes the machine")
     func randomBytes() {
         var rng = SplitMix64(seed: 42)

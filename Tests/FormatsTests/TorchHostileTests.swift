@@ -157,6 +157,23 @@ struct TorchHostileTests {
         #expect(error.reason == .invalid("tensor name 'a.b' occurs twice"))
     }
 
+    @Test("a cyclic dict under a long key cannot build huge names")
+    func longNames() throws {
+        var p = PickleBuilder()
+        p.proto(2)
+        p.op(.emptyDict)
+        p.bytes += [PickleOpcode.binPut.rawValue, 0]
+        p.string(String(repeating: "k", count: 10_000))
+        p.bytes += [PickleOpcode.binGet.rawValue, 0]
+        p.op(.setItem)
+        p.op(.stop)
+        let file = LegacyBuilder.file(object: p.bytes, keys: [], storages: [])
+        let error = try #require(throws: FormatError.self) { try open(file) }
+        #expect(
+            error.reason
+                == .limitExceeded("tensor name longer than \(TorchCheckpoint.maxNameBytes) bytes"))
+    }
+
     @Test("a dict that contains itself is bounded, not followed forever")
     func cyclicDict() throws {
         var p = PickleBuilder()

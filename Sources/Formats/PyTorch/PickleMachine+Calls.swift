@@ -40,6 +40,7 @@ extension PickleMachine {
                 default:
                     throw fail(.invalid("OrderedDict from a \(describe(source))"), op, at: at)
                 }
+                try spend(items.count, op, at: at)
                 try setItems(d, items, op, at: at)
             }
             return d
@@ -48,6 +49,7 @@ extension PickleMachine {
             guard let source = args.first else { return try newValue(.set([]), op, at: at) }
             switch arena.object(source) {
             case .list(let items)?, .tuple(let items)?, .set(let items)?:
+                try spend(items.count, op, at: at)
                 return try newValue(.set(items), op, at: at)
             default: throw fail(.invalid("set from a \(describe(source))"), op, at: at)
             }
@@ -68,6 +70,7 @@ extension PickleMachine {
             guard let text = args[0].stringValue, let encoding = args[1].stringValue else {
                 throw fail(.invalid("_codecs.encode arguments are not strings"), op, at: at)
             }
+            try spend(text.utf8.count, op, at: at)
             return try newValue(.bytes(try encode(text, encoding, op, at: at)), op, at: at)
         case .rebuildTensor:
             try arity(4...4, "_rebuild_tensor")
@@ -113,6 +116,16 @@ extension PickleMachine {
         case .typedStorage, .untypedStorage, .genericTypedStorage, .dtype, .tensorClass, .opaque:
             throw fail(.unsupported("calling \(g) in a pickle"), op, at: at)
         }
+    }
+
+    /// Takes `n` from the copy budget.
+    mutating func spend(_ n: Int, _ op: PickleOpcode, at: Int) throws(FormatError) {
+        guard n <= copyBudget else {
+            throw fail(
+                .limitExceeded("calls copy more than the pickle's size plus \(Self.minimumCopyBudget)"),
+                op, at: at)
+        }
+        copyBudget -= n
     }
 
     /// `NEWOBJ`: `cls.__new__(cls, *args)`, for the classes whose `__new__` builds data.

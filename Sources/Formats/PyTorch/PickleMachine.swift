@@ -22,6 +22,8 @@ package struct PickleMachine {
     package static let maxLineBytes = 1 << 16
     /// Widest `LONG4` integer in bytes (torch pickles never exceed `LONG1`'s 255).
     package static let maxLongBytes = 1 << 12
+    /// Copy budget granted beyond the pickle's own size (see `copyBudget`).
+    package static let minimumCopyBudget = 1 << 20
     /// Highest pickle protocol (CPython `pickle.HIGHEST_PROTOCOL`).
     package static let highestProtocol = 5
 
@@ -35,11 +37,17 @@ package struct PickleMachine {
     var stack: [PickleValue] = []
     var marks: [Int] = []
     var memo: [Int: PickleValue] = [:]
+    /// Values and bytes that calls may still copy (`OrderedDict(pairs)`, `set(list)`,
+    /// `_codecs.encode`). Opcodes only move values, but these calls copy them, and a call
+    /// repeated on a memoized argument would otherwise turn an N-byte pickle into N² bytes.
+    /// A real pickle copies each such object once, so its own size bounds the total.
+    var copyBudget: Int
     /// The pickle being run, for error locations.
     var slice: ByteSlice
 
     package init(_ slice: ByteSlice) {
         self.slice = slice
+        self.copyBudget = slice.count + Self.minimumCopyBudget
     }
 
     /// An error located at `at` (relative to the pickle's slice), naming the opcode.

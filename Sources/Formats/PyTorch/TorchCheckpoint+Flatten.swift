@@ -6,6 +6,9 @@ extension TorchCheckpoint {
     /// Most containers and leaves visited while naming tensors (a DAG of shared containers
     /// could otherwise expand exponentially).
     package static let maxVisits = 1 << 22
+    /// Longest tensor name in bytes (real names are under 200; a cyclic dict with a long key
+    /// would otherwise build huge names).
+    package static let maxNameBytes = 1 << 16
 
     /// The tensors under `root`, named by their key paths joined with `.`, in pickle order.
     ///
@@ -23,8 +26,12 @@ extension TorchCheckpoint {
             FormatError(
                 reason, file: file, field: path.map { "state dict '\($0)'" } ?? "state dict")
         }
-        func join(_ prefix: String?, _ key: String) -> String {
-            prefix.map { $0 + "." + key } ?? key
+        func join(_ prefix: String?, _ key: String) throws(FormatError) -> String {
+            let length = (prefix?.utf8.count ?? 0) + 1 + key.utf8.count
+            guard length <= maxNameBytes else {
+                throw fail(.limitExceeded("tensor name longer than \(maxNameBytes) bytes"), nil)
+            }
+            return prefix.map { $0 + "." + key } ?? key
         }
         func walk(_ v: PickleValue, _ path: String?, depth: Int) throws(FormatError) {
             visits += 1
@@ -48,12 +55,12 @@ extension TorchCheckpoint {
                 }
                 for (k, value) in d {
                     switch k {
-                    case .string(let s): try walk(value, join(path, s), depth: depth + 1)
-                    case .int(let i): try walk(value, join(path, String(i)), depth: depth + 1)
+                    case .string(let s): try walk(value, try join(path, s), depth: depth + 1)
+                    case .int(let i): try walk(value, try join(path, String(i)), depth: depth + 1)
                     default:
                         // Keys with no name (tuples, floats): fine unless a tensor hides below.
                         let before = out.count
-                        try walk(value, join(path, "?"), depth: depth + 1)
+                        try walk(value, try join(path, "?"), depth: depth + 1)
                         guard out.count == before else {
                             throw fail(
                                 .unsupported("tensor under a dict key of type \(k.kind)"), path)
@@ -65,7 +72,7 @@ extension TorchCheckpoint {
                     throw fail(.limitExceeded("lists nested deeper than \(maxNestingDepth)"), path)
                 }
                 for (i, item) in items.enumerated() {
-                    try walk(item, join(path, String(i)), depth: depth + 1)
+                    try walk(item, try join(path, String(i)), depth: depth + 1)
                 }
             case .set, .bytes, .storage, .opaque:
                 return
