@@ -286,6 +286,28 @@ struct PickleMachineTests {
         #expect(error.field == "pickle REDUCE")
     }
 
+    @Test("a long memoized key set again and again is bounded")
+    func keyHashing() throws {
+        var p = PickleBuilder()
+        p.proto(2)
+        p.string(String(repeating: "k", count: 100_000))
+        p.bytes += [PickleOpcode.binPut.rawValue, 0]
+        p.op(.pop)
+        p.op(.emptyDict)
+        for _ in 0..<20_000 {
+            p.bytes += [PickleOpcode.binGet.rawValue, 0]
+            p.op(.none)
+            p.op(.setItem)
+        }
+        p.op(.stop)
+        let error = try #require(throws: FormatError.self) { try p.run() }
+        guard case .limitExceeded = error.reason else {
+            Issue.record("expected limitExceeded, got \(error)")
+            return
+        }
+        #expect(error.field == "pickle SETITEM")
+    }
+
     @Test("random byte soup never crashes the machine")
     func randomBytes() {
         var rng = SplitMix64(seed: 42)

@@ -112,7 +112,11 @@ extension PickleMachine {
         guard items.count % 2 == 0 else {
             throw fail(.invalid("odd number of items (\(items.count)) for a dict"), op, at: at)
         }
+        // Hashing a key reads all of it: charge string keys to the copy budget, so that one
+        // long memoized key set again and again cannot make the work quadratic.
+        var hashed = 0
         for k in stride(from: 0, to: items.count, by: 2) {
+            hashed += items[k].stringValue?.utf8.count ?? 1
             if let ko = items[k].objectIndex {
                 switch arena[ko] {
                 case .list, .dict, .set:
@@ -121,6 +125,7 @@ extension PickleMachine {
                 }
             }
         }
+        try spend(hashed, op, at: at)
         try arena.update(i) { o throws(FormatError) in
             if case .dict(var d) = o {
                 o = .opaque("")

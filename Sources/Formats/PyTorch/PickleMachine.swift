@@ -38,9 +38,9 @@ package struct PickleMachine {
     var marks: [Int] = []
     var memo: [Int: PickleValue] = [:]
     /// Values and bytes that calls may still copy (`OrderedDict(pairs)`, `set(list)`,
-    /// `_codecs.encode`). Opcodes only move values, but these calls copy them, and a call
-    /// repeated on a memoized argument would otherwise turn an N-byte pickle into N² bytes.
-    /// A real pickle copies each such object once, so its own size bounds the total.
+    /// `_codecs.encode`) and dict-key bytes still to hash. Opcodes only move values, but these
+    /// copy or read them whole, and repeated on a memoized argument they would turn an N-byte
+    /// pickle into N² work. A real pickle does each once, so its own size bounds the total.
     var copyBudget: Int
     /// The pickle being run, for error locations.
     var slice: ByteSlice
