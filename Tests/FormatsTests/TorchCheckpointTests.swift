@@ -52,7 +52,7 @@ private struct TorchExpected {
 struct TorchCheckpointTests {
     static let files = [
         "dtypes.pt", "newdtypes.pt", "nested.pt", "shared.pt", "scalar_empty.pt", "legacy.pt",
-        "param.pt", "proto4.pt", "pytorch_model.bin",
+        "param.pt", "proto4.pt", "pytorch_model.bin", "deflated.pt",
     ]
 
     @Test("every tensor matches torch: name, order, dtype, shape and bytes", arguments: files)

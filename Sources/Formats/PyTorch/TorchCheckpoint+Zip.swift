@@ -34,7 +34,7 @@ extension TorchCheckpoint {
             throw fail(.invalid("no '\(prefix)data.pkl' record"), nil, "data.pkl")
         }
         if let e = zip.entry(named: prefix + "byteorder") {
-            let text = String(decoding: try zip.data(of: e).raw, as: UTF8.self)
+            let text = String(decoding: try zip.data(of: e).bytes, as: UTF8.self)
             switch text {
             case "little": break
             case "big": throw fail(.unsupported("big-endian storages (byteorder 'big')"), e, e.name)
@@ -45,7 +45,7 @@ extension TorchCheckpoint {
             let versionEntry = zip.entry(named: prefix + ".data/version")
                 ?? zip.entry(named: prefix + "version")
         else { throw fail(.invalid("no version record"), nil, "version") }
-        let versionText = String(decoding: try zip.data(of: versionEntry).raw, as: UTF8.self)
+        let versionText = String(decoding: try zip.data(of: versionEntry).bytes, as: UTF8.self)
         guard let version = Int(versionText.trimmingWhitespace()), version >= 1 else {
             throw fail(
                 .invalid("version '\(versionText.prefix(20))' is not a positive integer"),

@@ -17,6 +17,7 @@
 /// let w = try ckpt.bytes(of: ckpt.tensors[0])
 /// ```
 public struct TorchCheckpoint: TensorSource {
+    /// Always `.pytorch`, for both layouts.
     public var format: CheckpointFormat { .pytorch }
     /// `pytorch.layout` (`zip` or `legacy`); state dicts carry no other metadata ckpt reports.
     public let metadata: Metadata
@@ -71,7 +72,7 @@ public struct TorchCheckpoint: TensorSource {
         } else if all.count >= 2, all[0] == PickleOpcode.proto.rawValue {
             layout = .legacy
             loaded = try Self.loadLegacy(all)
-        } else if all.count >= 262, Array(all.raw[257..<262]) == Array("ustar".utf8) {
+        } else if all.count >= 262, (257..<262).map({ all[$0] }) == Array("ustar".utf8) {
             throw FormatError(
                 .unsupported("the pre-1.0 tar checkpoint format"), file: label, offset: 257,
                 field: "tar magic")
