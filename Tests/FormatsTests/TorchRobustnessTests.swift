@@ -25,7 +25,7 @@ struct TorchRobustnessTests {
         "flipped and truncated bytes give a checkpoint or a FormatError, never a crash",
         arguments: [
             "legacy.pt", "shared.pt", "proto4.pt", "pytorch_model.bin", "param.pt",
-            "malicious_legacy.pt",
+            "malicious_legacy.pt", "deflated.pt",
         ])
     func mutations(file: String) throws {
         let path = TestPaths.fixture("torch/" + file)
