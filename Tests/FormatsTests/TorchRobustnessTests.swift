@@ -48,6 +48,30 @@ struct TorchRobustnessTests {
         #expect(failures > 0)
     }
 
+    @Test(
+        "mutated data.pkl of real archives runs or fails cleanly in the machine",
+        arguments: ["pytorch_model.bin", "proto4.pt", "param.pt", "newdtypes.pt"])
+    func pickleMutations(file: String) throws {
+        let zip = try ZipArchive(path: TestPaths.fixture("torch/" + file))
+        let entry = try #require(zip.entries.first { $0.name.hasSuffix("/data.pkl") })
+        let original = try zip.data(of: entry).bytes
+        var failures = 0
+        for i in 0..<original.count {
+            for mutate: (UInt8) -> UInt8 in [{ $0 ^ 0xFF }, { $0 &+ 1 }, { $0 &- 1 }, { _ in 0 }] {
+                var b = original
+                b[i] = mutate(b[i])
+                var m = PickleMachine(ByteBuffer(copying: b, name: "data.pkl").all)
+                do {
+                    let (root, _) = try m.load()
+                    _ = try TorchCheckpoint.flatten(root, m.arena, file: "data.pkl")
+                } catch {
+                    failures += 1
+                }
+            }
+        }
+        #expect(failures > 0)
+    }
+
     @Test("every single-byte change of a hand-built legacy file is survived")
     func handBuiltMutations() {
         let (object, _) = LegacyBuilder.stateDict(
