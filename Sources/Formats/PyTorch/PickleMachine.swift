@@ -82,7 +82,6 @@ package struct PickleMachine {
         }
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
     private mutating func step(_ op: PickleOpcode, _ r: inout ByteReader, at: Int)
         throws(FormatError)
     {
