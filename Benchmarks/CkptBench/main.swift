@@ -22,16 +22,11 @@ func best(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
 
 func emit(_ name: String, _ fields: [String: Double]) {
     let body = fields.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-    print("{\"bench\": \"\(name)\", \(body)}")
-    fflush(stdout)
+    FileHandle.standardOutput.write(Data("{\"bench\": \"\(name)\", \(body)}\n".utf8))
 }
 
-let args = CommandLine.arguments
-guard args.count >= 3 else {
-    FileHandle.standardError.write(Data("usage: ckpt-bench BIG.safetensors WORKDIR\n".utf8))
-    exit(64)
-}
-let big = args[1], work = args[2]
+func run(big: String, work: String) throws {
+
 
 // 1. Opening: O(header), whatever the file size.
 let opens = 200
@@ -46,10 +41,15 @@ let a = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
 let b = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
 memset(a, 1, size); memset(b, 2, size)
 let workers = ProcessInfo.processInfo.activeProcessorCount
+// Addresses as integers: each worker copies its own disjoint range.
+let (src, dst) = (Int(bitPattern: a), Int(bitPattern: b))
 let tCopy = best(3) {
     DispatchQueue.concurrentPerform(iterations: workers) { k in
         let lo = size * k / workers, hi = size * (k + 1) / workers
-        memcpy(b + lo, a + lo, hi - lo)
+        guard let d = UnsafeMutableRawPointer(bitPattern: dst + lo),
+            let s = UnsafeRawPointer(bitPattern: src + lo)
+        else { return }
+        memcpy(d, s, hi - lo)
     }
 }
 a.deallocate(); b.deallocate()
@@ -65,7 +65,8 @@ let tRead = try best(3) {
     for t in source.tensors {
         let s = try source.bytes(of: t)
         let words = s.count / 8
-        let p = s.raw.baseAddress!.assumingMemoryBound(to: UInt64.self)
+        guard let base = s.raw.baseAddress else { continue }
+        let p = base.assumingMemoryBound(to: UInt64.self)
         // Two accumulators keep the loop bandwidth-bound rather than latency-bound.
         var x: UInt64 = 0, y: UInt64 = 0
         var i = 0
@@ -91,3 +92,11 @@ for dtype in [DType.bf16, .f16] {
     try? FileManager.default.removeItem(atPath: dst)
 }
 FileHandle.standardError.write(Data("checksum \(sink)\n".utf8))
+}
+
+let args = CommandLine.arguments
+guard args.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: ckpt-bench BIG.safetensors WORKDIR\n".utf8))
+    exit(64)
+}
+try run(big: args[1], work: args[2])

@@ -17,7 +17,7 @@ enum Transform {
             throw ConvertError("cannot cast \(from.rawValue) to \(to.rawValue)")
         }
         let n = src.count / inSize
-        try parallelChunks(count: n, bytes: src.count) { lo, hi throws(QuantizeError) in
+        try parallelChunks(count: n, bytes: src.count) { lo, hi in
             try Scalars.convert(
                 UnsafeRawBufferPointer(rebasing: src[lo * inSize..<hi * inSize]), from: from, to: to,
                 into: UnsafeMutableRawBufferPointer(rebasing: dst[lo * outSize..<hi * outSize]))
@@ -62,8 +62,8 @@ enum Transform {
 
     /// Calls `body(lo, hi)` over `[0, count)` in one chunk per worker (or one chunk when small).
     static func parallelChunks(
-        count: Int, bytes: Int, _ body: (Int, Int) throws(QuantizeError) -> Void
-    ) throws(QuantizeError) {
+        count: Int, bytes: Int, _ body: (Int, Int) throws -> Void
+    ) throws {
         let w = bytes < parallelThreshold ? 1 : workers
         if w == 1 || count < w {
             try body(0, count)
@@ -71,20 +71,28 @@ enum Transform {
         }
         let errors = ErrorSlot()
         withoutActuallyEscaping(body) { body in
+            // Each chunk touches its own disjoint range of the buffers the body captures.
+            let work = SendableBox(body)
             DispatchQueue.concurrentPerform(iterations: w) { k in
                 let lo = count * k / w, hi = count * (k + 1) / w
-                do { try body(lo, hi) } catch { errors.set(error) }
+                do { try work.value(lo, hi) } catch { errors.set(error) }
             }
         }
         if let e = errors.error { throw e }
     }
 }
 
+/// Hands a non-Sendable value to concurrent workers whose accesses are disjoint.
+private struct SendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 /// The first error thrown by any chunk.
 private final class ErrorSlot: @unchecked Sendable {
     // Guarded by `lock`.
     private let lock = NSLock()
-    private var stored: QuantizeError?
-    var error: QuantizeError? { lock.withLock { stored } }
-    func set(_ e: QuantizeError) { lock.withLock { if stored == nil { stored = e } } }
+    private var stored: (any Error)?
+    var error: (any Error)? { lock.withLock { stored } }
+    func set(_ e: any Error) { lock.withLock { if stored == nil { stored = e } } }
 }
