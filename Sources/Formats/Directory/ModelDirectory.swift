@@ -4,12 +4,12 @@ import Glibc
 import Darwin
 #endif
 
-/// A Hugging Face or MLX model directory: `config.json` plus safetensors weights.
+/// A Hugging Face or MLX model directory: `config.json` plus safetensors or PyTorch weights.
 ///
 /// Weights are found as transformers looks for them: `model.safetensors.index.json` and its
 /// shards; else `model.safetensors`; else every `*.safetensors` in the folder, names sorted
-/// (mlx_lm globs `model*.safetensors` the same way). PyTorch `pytorch_model*.bin` weights
-/// are not read yet: such a directory throws `.unsupported` (see `init(path:)`).
+/// (mlx_lm globs `model*.safetensors` the same way); else `pytorch_model.bin.index.json`
+/// and its shards, or `pytorch_model.bin`, read by the pickle-safe `TorchCheckpoint`.
 /// `format` is `.mlx` when `config.json` has a `quantization` key or the weights carry
 /// `__metadata__` `format` = `mlx`, else `.hf`.
 ///
@@ -23,6 +23,8 @@ public struct ModelDirectory: TensorSource {
     public static let configurationName = "config.json"
     public static let indexName = "model.safetensors.index.json"
     public static let singleFileName = "model.safetensors"
+    public static let torchIndexName = "pytorch_model.bin.index.json"
+    public static let torchSingleFileName = "pytorch_model.bin"
 
     /// The directory.
     public let path: String
@@ -42,8 +44,7 @@ public struct ModelDirectory: TensorSource {
 
     /// Opens the directory at `path`, validating `config.json` and every weight file.
     /// - Throws: `FormatError` when `config.json` is missing or not a JSON object, when there
-    ///   are no safetensors weights (`.unsupported` naming the files when only
-    ///   `pytorch_model*.bin` weights exist), or for any error of the weights themselves.
+    ///   are no weights, or for any error of the weights themselves.
     public init(path: String) throws(FormatError) {
         self.path = path
         let configPath = path + "/" + Self.configurationName
@@ -72,23 +73,23 @@ public struct ModelDirectory: TensorSource {
             indexFile = nil
             weights = try ShardedSource(files: [path + "/" + Self.singleFileName])
         } else {
-            indexFile = nil
             let files = names.filter {
                 $0.hasSuffix(".safetensors") && Self.isFile(path + "/" + $0)
             }
-            guard !files.isEmpty else {
-                let torch = names.filter { $0.hasPrefix("pytorch_model") && $0.hasSuffix(".bin") }
-                if !torch.isEmpty {
-                    throw FormatError(
-                        .unsupported(
-                            "pytorch_model.bin weights: \(torch.joined(separator: ", ")) (convert them to safetensors first)"
-                        ),
-                        file: path)
-                }
+            if !files.isEmpty {
+                indexFile = nil
+                weights = try ShardedSource(files: files.map { path + "/" + $0 })
+            } else if names.contains(Self.torchIndexName) {
+                indexFile = path + "/" + Self.torchIndexName
+                weights = try ShardedSource(index: path + "/" + Self.torchIndexName)
+            } else if names.contains(Self.torchSingleFileName) {
+                indexFile = nil
+                weights = try ShardedSource(files: [path + "/" + Self.torchSingleFileName])
+            } else {
                 throw FormatError(
-                    .invalid("no *.safetensors weights in the model directory"), file: path)
+                    .invalid("no weights (*.safetensors or pytorch_model.bin) in the model directory"),
+                    file: path)
             }
-            weights = try ShardedSource(files: files.map { path + "/" + $0 })
         }
         weightFiles = weights.files
         let mlx =

@@ -4,14 +4,15 @@ import Glibc
 import Darwin
 #endif
 
-/// Several safetensors files read as one checkpoint: the shards named by a
-/// `model.safetensors.index.json`, or a plain list of files.
+/// Several weight files read as one checkpoint: the shards named by a
+/// `model.safetensors.index.json` (or `pytorch_model.bin.index.json`), or a plain list of
+/// files. Shards are safetensors files, or PyTorch `.bin` files read by `TorchCheckpoint`.
 ///
 /// The index is checked against the shards, both ways: a file it names that is missing, a
 /// tensor it maps that is not in that shard, or a shard holding a tensor it does not map to
 /// that shard is an error naming both sides; a name in two shards is an error naming both.
-/// Tensors come in shard order (file names sorted), then file order; `location.file` is the
-/// shard's index in `files`.
+/// Tensors come in shard order (file names sorted), then file order; each tensor's
+/// location is its shard's own, and the shard is found by name.
 ///
 /// ```swift
 /// let model = try ShardedSource(index: "llama/model.safetensors.index.json")
@@ -22,14 +23,26 @@ public struct ShardedSource: TensorSource {
 
     /// Shard paths, in shard order.
     public let files: [String]
-    public let shards: [SafetensorsFile]
+    public let shards: [any TensorSource]
+    /// Shard index of every tensor name.
+    private let shardOf: [String: Int]
     /// The first shard's `__metadata__` (shards written together carry the same).
     public let metadata: Metadata
     /// The index's own `metadata` object (`total_size`, `total_parameters`); empty without one.
     public let indexMetadata: Metadata
     public let tensors: [TensorInfo]
 
-    public var format: CheckpointFormat { .safetensors }
+    public var format: CheckpointFormat { shards.first?.format ?? .safetensors }
+
+    /// Opens one shard by its extension: `.bin`/`.pt`/`.pth` through the pickle-safe
+    /// PyTorch reader, anything else as safetensors.
+    static func openShard(_ path: String) throws(FormatError) -> any TensorSource {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".bin") || lower.hasSuffix(".pt") || lower.hasSuffix(".pth") {
+            return try TorchCheckpoint(path: path)
+        }
+        return try SafetensorsFile(path: path)
+    }
 
     /// Opens the index at `path` and every shard it names (relative to its directory).
     /// - Throws: `FormatError` for a malformed or stale index, a missing or invalid shard,
@@ -80,7 +93,7 @@ public struct ShardedSource: TensorSource {
             shardNames.append(shard)
         }
         shardNames = Array(Set(shardNames)).sorted()
-        var shards: [SafetensorsFile] = []
+        var shards: [any TensorSource] = []
         for name in shardNames {
             let shardPath = dir + "/" + name
             guard access(shardPath, F_OK) == 0 else {
@@ -90,57 +103,57 @@ public struct ShardedSource: TensorSource {
                     file: path, offset: mapped[example]?.offset, field: "weight_map[\"\(example)\"]"
                 )
             }
-            shards.append(try SafetensorsFile(path: shardPath))
+            shards.append(try Self.openShard(shardPath))
         }
         try self.init(
-            shards: shards, names: shardNames, index: (path, mapped),
+            shards: shards, names: shardNames, paths: shardNames.map { dir + "/" + $0 }, index: (path, mapped),
             indexMetadata: top["metadata"]?.objectValue ?? [:])
     }
 
     /// Reads `paths` (in this order) as one checkpoint, without an index.
     /// - Throws: `FormatError` for an invalid file or a tensor name in two files.
     public init(files paths: [String]) throws(FormatError) {
-        var shards: [SafetensorsFile] = []
-        for p in paths { shards.append(try SafetensorsFile(path: p)) }
-        try self.init(shards: shards, names: paths, index: nil, indexMetadata: [:])
+        var shards: [any TensorSource] = []
+        for p in paths { shards.append(try Self.openShard(p)) }
+        try self.init(shards: shards, names: paths, paths: paths, index: nil, indexMetadata: [:])
     }
 
     private init(
-        shards: [SafetensorsFile], names: [String],
+        shards: [any TensorSource], names: [String], paths: [String],
         index: (path: String, map: [String: (shard: String, offset: Int)])?, indexMetadata: Metadata
     ) throws(FormatError) {
         self.shards = shards
         self.indexMetadata = indexMetadata
-        files = shards.map(\.path)
+        files = paths
         metadata = shards.first?.metadata ?? [:]
         var seen: [String: Int] = [:]
         var tensors: [TensorInfo] = []
         for (s, shard) in shards.enumerated() {
             let shardName = names[s]
+            let shardPath = paths[s]
             for var t in shard.tensors {
                 if let other = seen[t.name] {
                     throw FormatError(
-                        .invalid("tensor is in two shards: \(files[other]) and \(shard.path)"),
-                        file: shard.path, offset: t.location.offset, field: t.name)
+                        .invalid("tensor is in two shards: \(files[other]) and \(shardPath)"),
+                        file: shardPath, offset: t.location.offset, field: t.name)
                 }
                 if let index {
                     guard let entry = index.map[t.name] else {
                         throw FormatError(
                             .invalid(
-                                "stale index: \(shard.path) holds this tensor, \(index.path) does not list it"
+                                "stale index: \(shardPath) holds this tensor, \(index.path) does not list it"
                             ),
-                            file: shard.path, offset: t.location.offset, field: t.name)
+                            file: shardPath, offset: t.location.offset, field: t.name)
                     }
                     guard entry.shard == shardName else {
                         throw FormatError(
                             .invalid(
-                                "tensor is in two shards: \(shard.path) holds it, \(index.path) maps it to \(entry.shard)"
+                                "tensor is in two shards: \(shardPath) holds it, \(index.path) maps it to \(entry.shard)"
                             ),
-                            file: shard.path, offset: t.location.offset, field: t.name)
+                            file: shardPath, offset: t.location.offset, field: t.name)
                     }
                 }
                 seen[t.name] = s
-                t.location.file = s
                 tensors.append(t)
             }
         }
@@ -154,14 +167,17 @@ public struct ShardedSource: TensorSource {
             }
         }
         self.tensors = tensors
+        shardOf = seen
     }
 
     /// The tensor's bytes: a slice of its shard's mapping.
+    /// The index in `files` of the shard holding `name`.
+    public func shard(of name: String) -> Int? { shardOf[name] }
+
     public func bytes(of tensor: TensorInfo) throws(FormatError) -> ByteSlice {
-        guard shards.indices.contains(tensor.location.file) else {
-            throw FormatError(
-                .invalid("shard index \(tensor.location.file) out of range"), field: tensor.name)
+        guard let s = shardOf[tensor.name] else {
+            throw FormatError(.invalid("no such tensor in this checkpoint"), field: tensor.name)
         }
-        return try shards[tensor.location.file].bytes(of: tensor)
+        return try shards[s].bytes(of: tensor)
     }
 }
