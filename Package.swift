@@ -41,11 +41,10 @@ let package = Package(
         .target(name: "Compute", dependencies: ["Quantize", "Formats", "COpenBLAS"]),
         .target(name: "Verify", dependencies: ["Compute"]),
         .target(name: "Convert", dependencies: ["Verify", "Quantize", "Formats"]),
-        // Catalog builds on Formats only for now; the lead wires Convert (register outputs).
         .target(
             name: "Catalog",
             dependencies: [
-                "Formats",
+                "Convert", "Formats",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),

@@ -86,3 +86,22 @@ public struct ConversionRequest: Sendable {
             file: destination)
     }
 }
+
+extension ConversionRequest {
+    /// The operation as the catalog records it: `convert --to mlx --bits 4 --group-size 64`.
+    public var operationDescription: String {
+        var parts = ["convert"]
+        if let f = try? resolvedFormat() { parts += ["--to", f.rawValue] }
+        if let d = dtype { parts += ["--dtype", d.rawValue.lowercased()] }
+        if let a = affine {
+            parts += ["--bits", String(a.bits), "--group-size", String(a.groupSize)]
+            if let r = a.recipe { parts += ["--mlx-recipe", r.rawValue] }
+        }
+        if let g = gguf {
+            parts += ["--gguf-type", g.preset.description]
+            if g.pure { parts.append("--pure") }
+        }
+        if allowNonFinite { parts.append("--allow-non-finite") }
+        return parts.joined(separator: " ")
+    }
+}

@@ -121,6 +121,32 @@ struct ConvertCommandTests {
         #expect(strayFiles(in: dir, expected: ["a.safetensors", "cut.safetensors"]).isEmpty)
     }
 
+    @Test("convert records its source and output in the catalog, output with the source as parent")
+    func catalogLineage() throws {
+        let dir = TestPaths.temporaryDirectory()
+        try makeSource(dir + "/a.safetensors")
+        let db = dir + "/catalog.sqlite"
+        let r = try CLI.run(["convert", dir + "/a.safetensors", dir + "/b.gguf", "--dtype", "f16", "--catalog", db])
+        try #require(r.status == 0, "\(r.stderr)")
+        let list = try CLI.run(["list", "--json", "--catalog", db])
+        try #require(list.status == 0, "\(list.stderr)")
+        let entries = try #require(try CLI.json(list) as? [[String: Any]])
+        #expect(entries.count == 2)
+        let source = try #require(entries.first { ($0["path"] as? String)?.hasSuffix("a.safetensors") == true })
+        let output = try #require(entries.first { ($0["path"] as? String)?.hasSuffix("b.gguf") == true })
+        #expect(output["parent_id"] as? Int == source["id"] as? Int)
+        #expect(output["operation"] as? String == "convert --to gguf --dtype f16")
+        #expect(output["format"] as? String == "gguf")
+        let files = try #require(output["files"] as? [[String: Any]])
+        #expect((files.first?["sha256"] as? String)?.count == 64)
+
+        // --no-catalog leaves the database untouched.
+        let r2 = try CLI.run(["convert", dir + "/a.safetensors", dir + "/c.npz", "--no-catalog", "--catalog", db])
+        try #require(r2.status == 0, "\(r2.stderr)")
+        let list2 = try CLI.run(["list", "--json", "--catalog", db])
+        #expect((try CLI.json(list2) as? [Any])?.count == 2)
+    }
+
     @Test("SmolLM2 GGUF Q4_1 → F32 safetensors equals gguf-py's dequantize",
           .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
     func smollm2() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Convert
 import Formats
 import Quantize
@@ -58,9 +59,11 @@ struct Convert: ParsableCommand {
             gguf: ggufType.map { .init(preset: $0.preset, pure: pure) },
             allowNonFinite: allowNonFinite)
         let bar = ProgressBar()
-        let result = try Converter.convert(request) { p in
+        let (result, entry, warning) = try CatalogedOperations.convert(request, catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
         }
+        if let warning { Terminal.log("warning: \(warning)") }
+        if let entry, !json { Terminal.log("catalog: recorded as #\(entry.id)") }
         if json {
             print(ConversionReport.json(result).jsonString())
         } else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Convert
 import Formats
 
@@ -16,7 +17,8 @@ struct Inspect: ParsableCommand {
     @OptionGroup var catalog: CatalogOptions
 
     func run() throws {
-        let inspection = try Inspection(path: path)
+        let (inspection, warning) = try CatalogedOperations.inspect(path, catalogPath: catalog.path)
+        if let warning { Terminal.log("warning: \(warning)") }
         if json {
             print(inspection.json.jsonString())
         } else {
