@@ -2,10 +2,11 @@
 SWIFT ?= swift
 CKPT_RELEASE := .build/release/ckpt
 CKPT_DEBUG := .build/debug/ckpt
-MODELS := cache/models
-SMOL := $(MODELS)/smollm2-135m-instruct-q4_1.gguf
-export CKPT_PYTHON := $(CURDIR)/cache/venv/bin/python
-export CKPT_MODELS := $(CURDIR)/$(MODELS)
+# The oracle venv and the real models live outside the clone (git-ignored either way), so a
+# fresh clone on the same machine reuses them; each script installs what is missing.
+export CKPT_CACHE ?= $(HOME)/.cache/ckpt
+export CKPT_PYTHON := $(CKPT_CACHE)/venv/bin/python
+export CKPT_MODELS := $(CKPT_CACHE)/models
 
 .PHONY: setup system python models build release test demo fuzz bench fixtures clean
 
@@ -40,8 +41,8 @@ bench: setup release
 	@scripts/bench.sh
 
 fixtures: python
-	cache/venv/bin/pip install -q torch transformers
-	for f in Tests/fixtures/make_*.py; do echo "== $$f"; cache/venv/bin/python $$f || exit 1; done
+	$(CKPT_CACHE)/venv/bin/pip install -q torch transformers tokenizers
+	for f in Tests/fixtures/make_*.py; do echo "== $$f"; $(CKPT_PYTHON) $$f || exit 1; done
 
 clean:
 	rm -rf .build

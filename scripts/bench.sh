@@ -2,8 +2,8 @@
 # make bench: every figure as a ratio against a peer (or the machine) measured in this run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-py=cache/venv/bin/python
-work=cache/bench
+py=${CKPT_PYTHON:-${CKPT_CACHE:-$HOME/.cache/ckpt}/venv/bin/python}
+work=${CKPT_CACHE:-$HOME/.cache/ckpt}/bench
 mkdir -p "$work"
 big=$work/big-f32.safetensors
 echo "preparing $big (~1.25 GiB F32)…" >&2

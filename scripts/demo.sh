@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The main job, end to end, on real models (fetched by scripts/fetch-models.sh into cache/).
+# The main job, end to end, on real models (fetched by scripts/fetch-models.sh into $CKPT_CACHE/models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ckpt=${1:-.build/release/ckpt}
-models=cache/models
-out=cache/demo
+models=${CKPT_CACHE:-$HOME/.cache/ckpt}/models
+out=${CKPT_CACHE:-$HOME/.cache/ckpt}/demo
 rm -rf "$out"; mkdir -p "$out"
 smol=$models/smollm2-135m-instruct-q4_1.gguf
 minilm=$models/all-minilm-l6-v2
@@ -19,9 +19,9 @@ step "$ckpt" convert "$minilm" "$out/minilm-f16.gguf" --dtype f16
 step "$ckpt" inspect "$out/minilm-f16.gguf" | head -n 12
 step "$ckpt" convert "$out/minilm-f16.gguf" "$out/minilm.npz" --dtype f32
 
-if [ -x cache/venv/bin/python ]; then
+if [ -x "${CKPT_PYTHON:-}" ]; then
   printf '\n\033[1mcross-check with the reference libraries\033[0m\n'
-  cache/venv/bin/python - "$smol" "$out/smollm2-135m.safetensors" "$out/minilm.npz" "$minilm/model.safetensors" <<'PY'
+  "$CKPT_PYTHON" - "$smol" "$out/smollm2-135m.safetensors" "$out/minilm.npz" "$minilm/model.safetensors" <<'PY'
 import sys, json, struct
 import numpy as np, gguf, ml_dtypes
 from safetensors import safe_open

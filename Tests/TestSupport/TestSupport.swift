@@ -12,9 +12,15 @@ public enum TestPaths {
     /// `Tests/fixtures/<relative>`.
     public static func fixture(_ relative: String) -> String { root + "/Tests/fixtures/" + relative }
 
-    /// A real model fetched by `make models` (cache/models/<name>), or nil when absent.
+    /// `$CKPT_CACHE`, default `~/.cache/ckpt`: the oracle venv and the real models.
+    public static let cache: String = {
+        let env = ProcessInfo.processInfo.environment
+        return env["CKPT_CACHE"] ?? (env["HOME"] ?? NSHomeDirectory()) + "/.cache/ckpt"
+    }()
+
+    /// A real model fetched by `make models` ($CKPT_CACHE/models/<name>), or nil when absent.
     public static func model(_ name: String) -> String? {
-        let dir = ProcessInfo.processInfo.environment["CKPT_MODELS"] ?? root + "/cache/models"
+        let dir = ProcessInfo.processInfo.environment["CKPT_MODELS"] ?? cache + "/models"
         let p = dir + "/" + name
         return FileManager.default.fileExists(atPath: p) ? p : nil
     }
@@ -27,15 +33,21 @@ public enum TestPaths {
     }
 }
 
-/// The oracle Python (cache/venv, with numpy, safetensors, gguf, ml-dtypes), set up by
+/// The oracle Python ($CKPT_CACHE/venv: numpy, safetensors, gguf, ml-dtypes, mlx), set up by
 /// `make test`. Tests that need it are enabled only when it exists.
 public enum Python {
     public static let executable: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], TestPaths.root + "/cache/venv/bin/python"]
+        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], TestPaths.cache + "/venv/bin/python"]
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
     public static var available: Bool { executable != nil }
+
+    /// Whether the oracle Python can import `module` (e.g. "mlx.core", "torch").
+    public static func has(_ module: String) -> Bool {
+        guard let r = try? run("import \(module)") else { return false }
+        return r.status == 0
+    }
 
     public struct Result: Sendable {
         public var status: Int32
