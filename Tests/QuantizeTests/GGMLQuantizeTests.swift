@@ -86,7 +86,7 @@ struct GGMLQuantizeTests {
     }
 
     @Test("codebook types and runtime-only types cannot be quantized",
-          arguments: [GGMLType.IQ2_XXS, .IQ3_S, .IQ1_M, .Q8_K, .NVFP4])
+          arguments: [GGMLType.IQ2_XXS, .IQ3_S, .IQ1_M, .Q8_K, .NVFP4, .Q1_0])
     func unsupported(_ t: GGMLType) {
         #expect(!GGMLCodec.canQuantize(t))
         #expect(throws: QuantizeError(.unsupported("quantizing to \(t.name)"))) {
