@@ -3,6 +3,7 @@
 /// Accumulated in Double so the figures do not depend on the tensor's size or order of
 /// evaluation more than they must; `relativeRMSE` is the RMSE divided by the weights' RMS.
 public struct ErrorReport: Sendable, Equatable, CustomStringConvertible {
+    /// Number of weights compared.
     public var count: Int
     /// Root mean square of (reconstructed − original).
     public var rmse: Double
@@ -35,6 +36,7 @@ public struct ErrorReport: Sendable, Equatable, CustomStringConvertible {
         weightRMS = (ss / n).squareRoot()
     }
 
+    /// One line for `ckpt convert --report`.
     public var description: String {
         "rmse \(rmse), max abs error \(maxAbsError), relative \(relativeRMSE)"
     }
