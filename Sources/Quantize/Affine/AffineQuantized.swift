@@ -59,6 +59,10 @@ public enum AffineLimits {
         guard shape.count >= 2, let count = shape.checkedElementCount, let k = shape.last else {
             throw QuantizeError(.shape("affine quantization needs a tensor of rank ≥ 2, got shape \(shape)"))
         }
+        // Every later size (bits of codes, bytes of F32 weights) is at most 8 × count.
+        guard !count.multipliedReportingOverflow(by: 8).overflow else {
+            throw QuantizeError(.shape("shape \(shape) is too large"))
+        }
         guard k > 0, k % groupSize == 0 else {
             throw QuantizeError(.shape("last dimension \(k) of shape \(shape) is not divisible by group size \(groupSize)"))
         }

@@ -16,7 +16,8 @@ public enum Scalars {
                                into dst: UnsafeMutableRawBufferPointer) throws(QuantizeError) {
         let count = try elementCount(src.count, from, "source")
         guard let outSize = to.byteSize else { throw QuantizeError(.unsupported("conversion to \(to.rawValue)")) }
-        guard dst.count == count * outSize else {
+        let (need, overflow) = count.multipliedReportingOverflow(by: outSize)
+        guard !overflow, dst.count == need else {
             throw QuantizeError(.shape("destination holds \(dst.count) bytes, \(count) \(to.rawValue) need \(count * outSize)"))
         }
         if from == to {
