@@ -5,6 +5,7 @@ import Formats
 /// Quantizers see already-validated buffers, so there is no file offset here: the message names
 /// the problem (type, bits, shape, element index) and the caller adds the tensor's name.
 public struct QuantizeError: CkptError, Equatable {
+    /// What went wrong.
     public enum Reason: Sendable, Equatable {
         /// A type, bit width, group size or dtype pair the codec does not handle.
         case unsupported(String)
@@ -14,10 +15,12 @@ public struct QuantizeError: CkptError, Equatable {
         case nonFinite(index: Int)
     }
 
+    /// What went wrong.
     public var reason: Reason
     /// The tensor, when the caller knows it (`model.layers.0.mlp.down_proj.weight`).
     public var tensor: String?
 
+    /// An error, optionally about a named tensor.
     public init(_ reason: Reason, tensor: String? = nil) {
         self.reason = reason
         self.tensor = tensor
@@ -30,6 +33,7 @@ public struct QuantizeError: CkptError, Equatable {
         return e
     }
 
+    /// `tensor: message`, as the command line prints it after `error:`.
     public var description: String {
         let message: String
         switch reason {

@@ -120,3 +120,29 @@ struct AffineTests {
         #expect(whole.scales == scales)
     }
 }
+
+@Suite("MLX affine: hostile parts")
+struct AffineHostileTests {
+    @Test("dequantize refuses parts whose sizes do not match the shape")
+    func mismatchedParts() throws {
+        let w = randomFloats(256)
+        let q = try w.withUnsafeBytes { try Affine.quantize($0, dtype: .f32, shape: [2, 128], bits: 4, groupSize: 64) }
+        func run(_ packed: [UInt32], _ scales: [UInt8], _ shape: [Int], _ n: Int = 256) throws {
+            var dst = [Float](repeating: 0, count: n)
+            try packed.withUnsafeBytes { p in
+                try scales.withUnsafeBytes { s in
+                    try q.biases.withUnsafeBytes { b in
+                        try dst.withUnsafeMutableBufferPointer {
+                            try Affine.dequantize(packed: p, scales: s, biases: b, dtype: .f32, shape: shape, bits: 4, groupSize: 64, into: $0)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(throws: Never.self) { try run(q.packed, q.scales, [2, 128]) }
+        #expect(throws: QuantizeError.self) { try run(Array(q.packed.dropLast()), q.scales, [2, 128]) }
+        #expect(throws: QuantizeError.self) { try run(q.packed, Array(q.scales.dropLast()), [2, 128]) }
+        #expect(throws: QuantizeError.self) { try run(q.packed, q.scales, [2, 128], 255) }
+        #expect(throws: QuantizeError.self) { try run(q.packed, q.scales, [Int.max / 4, 128]) }
+    }
+}

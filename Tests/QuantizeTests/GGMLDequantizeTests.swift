@@ -6,7 +6,7 @@ import TestSupport
 /// Types whose fixtures make_quants.py writes: random blocks and gguf-py's dequantization.
 let dequantFixtureTypes: [GGMLType] = [
     .Q4_0, .Q4_1, .Q5_0, .Q5_1, .Q8_0, .Q2_K, .Q3_K, .Q4_K, .Q5_K, .Q6_K, .IQ2_XXS, .IQ2_XS, .IQ2_S,
-    .IQ3_XXS, .IQ3_S, .IQ1_S, .IQ1_M, .IQ4_NL, .IQ4_XS, .TQ1_0, .TQ2_0, .MXFP4,
+    .IQ3_XXS, .IQ3_S, .IQ1_S, .IQ1_M, .IQ4_NL, .IQ4_XS, .TQ1_0, .TQ2_0, .MXFP4, .NVFP4,
 ]
 
 @Suite("GGML dequantize")
@@ -55,7 +55,7 @@ struct GGMLDequantizeTests {
         }
     }
 
-    @Test("unsupported block types throw unsupported", arguments: [GGMLType.NVFP4, .Q1_0, .Q2_0, .I8])
+    @Test("unsupported block types throw unsupported", arguments: [GGMLType.I8, .I32])
     func unsupported(_ t: GGMLType) {
         let blocks = [UInt8](repeating: 0, count: t.bytesPerBlock)
         var out = [Float](repeating: 0, count: t.blockSize)

@@ -82,4 +82,16 @@ struct ScalarsTests {
             }
         }
     }
+
+    @Test("a large conversion (split over threads) equals element-by-element conversion", arguments: [DType.bf16, .f16, .f8e4m3])
+    func threaded(_ t: DType) throws {
+        let values = randomFloats(1 << 18, seed: 8, scale: 100)
+        let bytes = values.withUnsafeBytes { Array($0) }
+        let whole = try convert(bytes, .f32, t)
+        var single = [UInt8]()
+        for i in stride(from: 0, to: bytes.count, by: 4 * 4096) {
+            single += try convert(Array(bytes[i..<(i + 4 * 4096)]), .f32, t)
+        }
+        #expect(whole == single)
+    }
 }

@@ -15,9 +15,12 @@ public struct AffineQuantized: Sendable, Equatable {
     public var scalesShape: [Int]
     /// The dtype of scales and biases (the original weight's: F32, F16 or BF16).
     public var dtype: DType
+    /// Bits per code: 2, 3, 4, 5, 6 or 8.
     public var bits: Int
+    /// Weights per group (32, 64 or 128), consecutive along the last axis.
     public var groupSize: Int
 
+    /// Wraps already-packed parts (for instance read from an mlx-lm safetensors file).
     public init(packed: [UInt32], scales: [UInt8], biases: [UInt8], packedShape: [Int],
                 scalesShape: [Int], dtype: DType, bits: Int, groupSize: Int) {
         self.packed = packed
@@ -33,8 +36,11 @@ public struct AffineQuantized: Sendable, Equatable {
 
 /// The bit widths, group sizes and dtypes MLX's affine mode accepts (formats doc §4.1).
 public enum AffineLimits {
+    /// Bit widths MLX's affine mode accepts.
     public static let bits: Set<Int> = [2, 3, 4, 5, 6, 8]
+    /// Group sizes MLX's affine mode accepts.
     public static let groupSizes: Set<Int> = [32, 64, 128]
+    /// Weight dtypes (and so scale/bias dtypes) MLX quantizes.
     public static let dtypes: Set<DType> = [.f32, .f16, .bf16]
 
     /// Validates a quantization request; returns (rows, K, groups per row).
@@ -52,6 +58,10 @@ public enum AffineLimits {
         }
         guard shape.count >= 2, let count = shape.checkedElementCount, let k = shape.last else {
             throw QuantizeError(.shape("affine quantization needs a tensor of rank ≥ 2, got shape \(shape)"))
+        }
+        // Every later size (bits of codes, bytes of F32 weights) is at most 8 × count.
+        guard !count.multipliedReportingOverflow(by: 8).overflow else {
+            throw QuantizeError(.shape("shape \(shape) is too large"))
         }
         guard k > 0, k % groupSize == 0 else {
             throw QuantizeError(.shape("last dimension \(k) of shape \(shape) is not divisible by group size \(groupSize)"))

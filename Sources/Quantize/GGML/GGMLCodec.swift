@@ -26,6 +26,9 @@ public enum GGMLCodec {
         case .TQ1_0: TQ1_0.self
         case .TQ2_0: TQ2_0.self
         case .MXFP4: MXFP4.self
+        case .NVFP4: NVFP4.self
+        case .Q1_0: Q1_0.self
+        case .Q2_0: Q2_0.self
         case .IQ2_XXS: IQ2_XXS.self
         case .IQ2_XS: IQ2_XS.self
         case .IQ2_S: IQ2_S.self

@@ -16,7 +16,8 @@ public enum Scalars {
                                into dst: UnsafeMutableRawBufferPointer) throws(QuantizeError) {
         let count = try elementCount(src.count, from, "source")
         guard let outSize = to.byteSize else { throw QuantizeError(.unsupported("conversion to \(to.rawValue)")) }
-        guard dst.count == count * outSize else {
+        let (need, overflow) = count.multipliedReportingOverflow(by: outSize)
+        guard !overflow, dst.count == need else {
             throw QuantizeError(.shape("destination holds \(dst.count) bytes, \(count) \(to.rawValue) need \(count * outSize)"))
         }
         if from == to {
@@ -26,20 +27,31 @@ public enum Scalars {
         guard floatTypes.contains(from), floatTypes.contains(to) else {
             throw QuantizeError(.unsupported("conversion from \(from.rawValue) to \(to.rawValue)"))
         }
+        let buffers = UncheckedSendable((src, dst))
+        GGMLCodec.forChunks(blocks: count, weightsPerBlock: 1) { lo, hi in
+            let (src, dst) = buffers.value
+            convertRange(src, from, to, dst, lo, hi)
+        }
+    }
+
+    /// Converts elements lo..<hi (element-wise, so chunks may run on different threads).
+    static func convertRange(_ src: UnsafeRawBufferPointer, _ from: DType, _ to: DType,
+                             _ dst: UnsafeMutableRawBufferPointer, _ lo: Int, _ hi: Int) {
         switch (from, to) {
         case (.f32, .bf16):
-            for i in 0..<count { store(Half.bf16FromFloat(loadF32(src, i)), dst, i) }
+            for i in lo..<hi { store(Half.bf16FromFloat(loadF32(src, i)), dst, i) }
         case (.f32, .f16):
-            for i in 0..<count { store(Half.fromFloat(loadF32(src, i)), dst, i) }
+            for i in lo..<hi { store(Half.fromFloat(loadF32(src, i)), dst, i) }
         case (.bf16, .f32), (.f16, .f32):
-            for i in 0..<count { store(loadAsFloat(src, from, i).bitPattern, dst, i) }
+            for i in lo..<hi { store(loadAsFloat(src, from, i).bitPattern, dst, i) }
         case (_, .f64):
-            for i in 0..<count { store(loadAsDouble(src, from, i).bitPattern, dst, i) }
+            for i in lo..<hi { store(loadAsDouble(src, from, i).bitPattern, dst, i) }
         case (_, .f32):
-            for i in 0..<count { store(Float(loadAsDouble(src, from, i)).bitPattern, dst, i) }
+            for i in lo..<hi { store(Float(loadAsDouble(src, from, i)).bitPattern, dst, i) }
         default:
             let format = minifloat(to)
-            for i in 0..<count {
+            let outSize = to.byteSize ?? 1
+            for i in lo..<hi {
                 let bits = format.encode(loadAsDouble(src, from, i))
                 if outSize == 2 { store(UInt16(truncatingIfNeeded: bits), dst, i) }
                 else { dst[i] = UInt8(truncatingIfNeeded: bits) }
