@@ -14,6 +14,9 @@ public enum TensorAction: Sendable, Hashable, CustomStringConvertible {
     case quantizeAffine(bits: Int, groupSize: Int, dtype: DType)
     /// GGML block quantization (from float, or re-quantizing another block type).
     case quantizeGGML(GGMLType)
+    /// GGUF Q4_0 / Q4_1 / Q8_0 blocks moved into MLX affine g32 groups without re-quantizing,
+    /// when that is exact (checked per tensor); otherwise dequantized and re-quantized.
+    case transcodeToAffine(from: GGMLType, dtype: DType)
 
     public var description: String {
         switch self {
@@ -22,6 +25,7 @@ public enum TensorAction: Sendable, Hashable, CustomStringConvertible {
         case .dequantize(let a, let b): "dequantize \(a.name) → \(b.rawValue)"
         case .quantizeAffine(let b, let g, _): "quantize affine \(b)-bit g\(g)"
         case .quantizeGGML(let t): "quantize \(t.name)"
+        case .transcodeToAffine(let t, _): "transcode \(t.name) → affine \(t == .Q8_0 ? 8 : 4)-bit g32"
         }
     }
 }

@@ -14,6 +14,9 @@ public struct ConversionResult: Sendable {
     public var bytesRead: Int
     public var bytesWritten: Int
     public var seconds: Double
+    /// What happened to tensors beyond their planned action, by source name (a transcoding
+    /// that turned out exact, or had to re-quantize).
+    public var notes: [String: String] = [:]
 }
 
 /// Progress of a running conversion, reported after each tensor.
@@ -50,24 +53,25 @@ public enum Converter {
         let destination = plan.request.destination
         var files: [String] = []
         var read = 0
+        let notes = NoteBook()
         switch plan.format {
         case .safetensors:
             var sink = SafetensorsWriter(path: destination)
-            read = try stream(plan, source: source, into: &sink, progress: progress)
+            read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
             files = [destination]
         case .npz:
             var sink = NPZWriter(path: destination)
-            read = try stream(plan, source: source, into: &sink, progress: progress)
+            read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
             files = [destination]
         case .gguf:
             var sink = GGUFWriter(path: destination, alignment: Int(plan.metadata["general.alignment"]?.intValue ?? 32))
-            read = try stream(plan, source: source, into: &sink, progress: progress)
+            read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
             files = [destination]
         case .mlx, .hf:
             let dir = try StagingDirectory(destination: destination)
             var sink = ShardedSafetensorsWriter(
                 directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
-            read = try stream(plan, source: source, into: &sink, progress: progress)
+            read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
             if let modelDir = source as? ModelDirectory {
                 try dir.copySideFiles(from: modelDir.path)
                 if let q = plan.mlxQuantizationConfig {
@@ -79,12 +83,12 @@ public enum Converter {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return ConversionResult(
             plan: plan, outputFiles: files, bytesRead: read, bytesWritten: plan.outputBytes,
-            seconds: seconds)
+            seconds: seconds, notes: notes.notes)
     }
 
     /// Streams every planned tensor into `sink`, one at a time, through reusable buffers.
     static func stream<S: TensorSink>(
-        _ plan: ConversionPlan, source: any TensorSource, into sink: inout S,
+        _ plan: ConversionPlan, source: any TensorSource, into sink: inout S, notes: NoteBook,
         progress: (@Sendable (ConversionProgress) -> Void)?
     ) throws -> Int {
         try sink.begin(metadata: plan.metadata, plan: plan.outputs)
@@ -122,6 +126,20 @@ public enum Converter {
                         try q.packed.withUnsafeBytes { b throws in try sink.write(t.outputs[0], bytes: b) }
                         try q.scales.withUnsafeBytes { b throws in try sink.write(t.outputs[1], bytes: b) }
                         try q.biases.withUnsafeBytes { b throws in try sink.write(t.outputs[2], bytes: b) }
+                    case .transcodeToAffine(let from, let dtype):
+                        var (q, exact) = try Transcode.ggmlToAffine(from, blocks: raw, shape: t.source.shape, dtype: dtype)
+                        if exact {
+                            notes.notes[t.source.name] = "transcoded exactly (no re-quantization)"
+                        } else {
+                            let weights = try Transform.dense(raw, type: t.source.type, as: dtype, scratch: scratch)
+                            q = try Affine.quantize(
+                                weights, dtype: dtype, shape: t.source.shape, bits: q.bits, groupSize: 32,
+                                allowNonFinite: allowNonFinite)
+                            notes.notes[t.source.name] = "re-quantized: \(dtype.rawValue) scales cannot hold the blocks exactly"
+                        }
+                        try q.packed.withUnsafeBytes { b throws in try sink.write(t.outputs[0], bytes: b) }
+                        try q.scales.withUnsafeBytes { b throws in try sink.write(t.outputs[1], bytes: b) }
+                        try q.biases.withUnsafeBytes { b throws in try sink.write(t.outputs[2], bytes: b) }
                     case .quantizeGGML(let type):
                         let floats = try Transform.floats(raw, type: t.source.type, scratch: scratch)
                         let out = scratch.output(t.output.byteCount)
@@ -143,6 +161,11 @@ public enum Converter {
         try sink.commit()
         return read
     }
+}
+
+/// Per-tensor notes gathered while streaming.
+final class NoteBook {
+    var notes: [String: String] = [:]
 }
 
 /// Reusable output buffers, grown to the largest tensor and kept for the next one.

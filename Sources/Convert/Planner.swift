@@ -128,7 +128,13 @@ public enum Planner {
                 try info(stem + ".scales", .dense(base), scales),
                 try info(stem + ".biases", .dense(base), scales),
             ]
-            action = .quantizeAffine(bits: bits, groupSize: groupSize, dtype: base)
+            if case .ggml(let g) = t.type, Transcode.ggmlTypes.contains(g), groupSize == 32,
+                bits == (g == .Q8_0 ? 8 : 4)
+            {
+                action = .transcodeToAffine(from: g, dtype: base)
+            } else {
+                action = .quantizeAffine(bits: bits, groupSize: groupSize, dtype: base)
+            }
         case .ggml(let g) where g.denseType == nil:
             outputs = [try info(t.name, .ggml(g), t.shape)]
             action = t.type == .ggml(g) ? .copy : .quantizeGGML(g)
