@@ -64,10 +64,13 @@ struct GGUFTokenizerLoader {
         }
         let n = tokens.count
         var types = [TokenType](repeating: .normal, count: n)
-        if let raw = try numbers("tokenizer.ggml.token_type", count: n) {
+        if let v = metadata["tokenizer.ggml.token_type"] {
+            guard let raw = v.arrayValue, raw.count >= n else {
+                throw fail("tokenizer.ggml.token_type", "expected \(n) integers")
+            }
             for i in 0..<n {
-                guard let t = TokenType(rawValue: Int64(raw[i])) else {
-                    throw fail("tokenizer.ggml.token_type[\(i)]", "unknown token type \(raw[i])")
+                guard let code = raw[i].intValue, let t = TokenType(rawValue: code) else {
+                    throw fail("tokenizer.ggml.token_type[\(i)]", "unknown token type")
                 }
                 types[i] = t
             }
