@@ -17,6 +17,9 @@ struct BPEModel: Sendable {
     let ignoreMerges: Bool
     /// Ids of `<0x00>` … `<0xFF>` when the vocabulary has them.
     let byteIDs: [Int?]
+    /// Ids of the one-character tokens, by scalar value (the initial symbols, looked up
+    /// without building a key per character).
+    let scalarIDs: [UInt32: Int]
 
     struct Merge: Sendable {
         var rank: Float
@@ -34,6 +37,12 @@ struct BPEModel: Sendable {
         self.fuseUnknown = fuseUnknown
         self.ignoreMerges = ignoreMerges
         self.byteIDs = (0..<256).map { b in vocab[Array(Self.byteTokenName(UInt8(b)).utf8)] }
+        var scalars: [UInt32: Int] = [:]
+        for (bytes, id) in vocab where bytes.count <= 4 {
+            let s = String(decoding: bytes, as: UTF8.self).unicodeScalars
+            if s.count == 1, let c = s.first, Array(String(c).utf8) == bytes { scalars[c.value] = id }
+        }
+        self.scalarIDs = scalars
     }
 
     /// `<0xNN>` with upper-case hex digits (Rust's `format!("<{b:#04X}>")`).
@@ -47,31 +56,36 @@ struct BPEModel: Sendable {
     /// The ids of one pre-tokenized word, appended to `out`.
     func encode(_ word: [Unicode.Scalar], into out: inout [Int]) {
         if word.isEmpty { return }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(word.count * 2)
-        for c in word { bytes.append(contentsOf: UTF8.encode(c).map { Array($0) } ?? []) }
-        if ignoreMerges, let id = vocab[bytes] {
-            out.append(id)
-            return
+        if ignoreMerges {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(word.count * 2)
+            for c in word { UTF8.encode(c) { bytes.append($0) } }
+            if let id = vocab[bytes] {
+                out.append(id)
+                return
+            }
         }
         // Initial symbols: one per character, or its bytes' <0xNN>, or (fused) unknown.
         var ids: [Int] = []
         ids.reserveCapacity(word.count)
         var pendingUnknown = false
         for c in word {
-            let utf8 = Array(String(c).utf8)
-            if let id = vocab[utf8] {
+            if let id = scalarIDs[c.value] {
                 if pendingUnknown, let unk = unknownID { ids.append(unk) }
                 pendingUnknown = false
                 ids.append(id)
                 continue
             }
             if byteFallback {
-                let fallback = utf8.map { byteIDs[Int($0)] }
-                if fallback.allSatisfy({ $0 != nil }) {
+                var fallback: [Int] = []
+                var complete = true
+                UTF8.encode(c) { b in
+                    if let id = byteIDs[Int(b)] { fallback.append(id) } else { complete = false }
+                }
+                if complete {
                     if pendingUnknown, let unk = unknownID { ids.append(unk) }
                     pendingUnknown = false
-                    ids.append(contentsOf: fallback.compactMap { $0 })
+                    ids.append(contentsOf: fallback)
                     continue
                 }
             }

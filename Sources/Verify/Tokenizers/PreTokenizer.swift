@@ -54,10 +54,12 @@ enum PreTokenizer: Sendable {
             let ranges = useRegex
                 ? SplitBehavior.isolated.apply(t, matches: SplitPattern.gpt2.matches(in: t))
                 : [0..<t.count]
+            let table = ByteLevelTable.byteToScalar
             for r in ranges where !r.isEmpty {
-                let text = String(String.UnicodeScalarView(t[r]))
-                let mapped = ByteLevelTable.encode(Substring(text))
-                out.append(Word(scalars: Array(mapped.unicodeScalars), atStart: w.atStart && r.lowerBound == 0))
+                var mapped: [Unicode.Scalar] = []
+                mapped.reserveCapacity(r.count)
+                for c in t[r] { UTF8.encode(c) { mapped.append(table[Int($0)]) } }
+                out.append(Word(scalars: mapped, atStart: w.atStart && r.lowerBound == 0))
             }
         case .split(let pattern, let behavior):
             emit(behavior.apply(s, matches: pattern.matches(in: s)))

@@ -124,11 +124,18 @@ enum SplitPattern: Sendable, Equatable {
     private static func gpt2Match(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
         if let e = contraction(s, i, caseless: false) { return e }
         let j = (s[i] == " " && i + 1 < s.count) ? i + 1 : i
-        for p in [isL, isN, isOther] as [(Unicode.Scalar) -> Bool] {
-            // ` ?X+`: with the space when X follows it, else X at i itself.
-            if j > i && p(s[j]) { return run(s, from: j, p) }
-            if p(s[i]) { return run(s, from: i, p) }
+        // ` ?X+` for X = \p{L}, \p{N}, [^\s\p{L}\p{N}], in that order: with the space when
+        // X follows it, else X at i itself.
+        let c = s[i]
+        if j > i {
+            let d = s[j]
+            if isL(d) { return run(s, from: j, isL) }
+            if isN(d) { return run(s, from: j, isN) }
+            if isOther(d) { return run(s, from: j, isOther) }
         }
+        if isL(c) { return run(s, from: i, isL) }
+        if isN(c) { return run(s, from: i, isN) }
+        if isOther(c) { return run(s, from: i, isOther) }
         return whitespace(s, i)
     }
 
