@@ -55,9 +55,11 @@ struct GGUFTokenizerTests {
 
     @Test(
         "gpt2 vocabularies with their pre-tokenizer give the ids of tokenizers",
-        arguments: [("gpt2_bpe", "gpt-2"), ("llama3_bpe", "llama-bpe"), ("qwen2_bpe", "qwen2")])
+        arguments: [
+            ("gpt2_bpe", "gpt-2"), ("gpt2_default_pre", "default"), ("llama3_bpe", "llama-bpe"), ("qwen2_bpe", "qwen2"),
+        ])
     func gpt2(fixture: String, pre: String) throws {
-        let v = try GGUFVocabulary.read(TestPaths.fixture("tokenizers/\(fixture).json"))
+        let v = try GGUFVocabulary.read(TestPaths.fixture(try TokenizerFixture.named(fixture).file))
         var metadata: Metadata = [
             "tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.pre": .string(pre),
             "tokenizer.ggml.tokens": GGUFVocabulary.strings(v.tokens),
@@ -74,7 +76,7 @@ struct GGUFTokenizerTests {
                     || Array(text.precomposedStringWithCanonicalMapping.unicodeScalars) == Array(text.unicodeScalars))
         }
         #expect(fixture.cases.count > 60)
-        expectParity(tokenizer, fixture, decode: pre == "gpt-2")
+        expectParity(tokenizer, fixture, decode: pre == "gpt-2" || pre == "default")
     }
 
     @Test("a llama (SentencePiece) vocabulary with scores and byte tokens gives the ids of tokenizers")

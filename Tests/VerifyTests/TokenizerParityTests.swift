@@ -65,6 +65,7 @@ struct TokenizerParityTests {
         "tokenizer.json fixtures give the ids and text of tokenizers",
         arguments: [
             "gpt2_bpe", "roberta_bpe", "llama3_bpe", "qwen2_bpe", "llama2_spm", "metaspace_bpe", "bert_wordpiece",
+            "normalizers_wordpiece", "metaspace_always",
         ])
     func fixture(name: String) throws {
         let fixture = try TokenizerFixture.named(name)

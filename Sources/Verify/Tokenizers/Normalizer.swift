@@ -7,6 +7,7 @@ import Foundation
 enum Normalizer: Sendable {
     case nfc, nfd, nfkc, nfkd, lowercase
     case strip(left: Bool, right: Bool)
+    /// Combining marks removed (meant to follow NFD).
     case stripAccents
     /// A literal replacement (`{"String": ...}` patterns only).
     case replace(pattern: String, content: String)
@@ -28,7 +29,17 @@ enum Normalizer: Sendable {
             if left { while let f = scalars.first, CharClass.isWhitespace(f) { scalars.removeFirst() } }
             if right { while let l = scalars.last, CharClass.isWhitespace(l) { scalars.removeLast() } }
             return String(String.UnicodeScalarView(scalars))
-        case .stripAccents: return Self.removingMarks(text)
+        case .stripAccents:
+            // StripAccents removes every combining mark (Mn, Mc, Me) and, unlike BERT's,
+            // does not decompose first (tokenizers pairs it with an NFD normalizer).
+            var view = String.UnicodeScalarView()
+            for c in text.unicodeScalars {
+                switch c.properties.generalCategory {
+                case .nonspacingMark, .spacingMark, .enclosingMark: continue
+                default: view.append(c)
+                }
+            }
+            return String(view)
         case .replace(let pattern, let content):
             return Self.replacing(pattern, with: content, in: text)
         case .prepend(let prefix): return text.isEmpty ? text : prefix + text
@@ -94,7 +105,7 @@ enum Normalizer: Sendable {
         return String(view)
     }
 
-    /// NFD, then every nonspacing mark (Mn) removed (`strip_accents`).
+    /// NFD, then every nonspacing mark (Mn) removed (BertNormalizer's `strip_accents`).
     static func removingMarks(_ text: String) -> String {
         var view = String.UnicodeScalarView()
         for c in text.decomposedStringWithCanonicalMapping.unicodeScalars

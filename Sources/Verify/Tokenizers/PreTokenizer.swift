@@ -95,11 +95,13 @@ enum PreTokenizer: Sendable {
             let matches = s.indices.filter { CharClass.isNumber(s[$0]) }.map { $0..<($0 + 1) }
             emit((individual ? SplitBehavior.isolated : .contiguous).apply(s, matches: matches))
         case .whitespace:
-            // \w+|[^\w\s]+ (Rust regex \w: alphanumeric, marks, connector punctuation).
+            // \w+|[^\w\s]+ with the Rust regex crate's \w: Alphabetic, marks, Nd, Pc,
+            // Join_Control (so U+200D is a word character and ² is not).
             func isWordChar(_ c: Unicode.Scalar) -> Bool {
-                if CharClass.isAlphanumeric(c) || c == "_" { return true }
+                if c.properties.isAlphabetic || c.properties.isJoinControl { return true }
                 switch c.properties.generalCategory {
-                case .nonspacingMark, .spacingMark, .enclosingMark, .connectorPunctuation: return true
+                case .nonspacingMark, .spacingMark, .enclosingMark, .connectorPunctuation, .decimalNumber:
+                    return true
                 default: return false
                 }
             }
