@@ -20,7 +20,9 @@ enum GGUFVocabulary {
         let root = try JSON.parse(try String(contentsOfFile: path, encoding: .utf8))
         let model = try #require(root["model"])
         var byID: [Int: String] = [:]
-        for (token, id) in try #require(model["vocab"]?.objectValue) { byID[Int(try #require(id.intValue))] = token }
+        for (token, id) in try #require(model["vocab"]?.objectValue) {
+            byID[Int(try #require(id.intValue))] = token
+        }
         var types: [Int: Int32] = [:]
         for t in root["added_tokens"]?.arrayValue ?? [] {
             let id = Int(try #require(t["id"]?.intValue))
@@ -37,12 +39,17 @@ enum GGUFVocabulary {
             if rank[pair[0] + pair[1]] == nil { rank[pair[0] + pair[1]] = i }
         }
         return Vocabulary(
-            tokens: (0..<n).map { byID[$0] ?? "[PAD\($0)]" }, types: (0..<n).map { types[$0] ?? 1 }, merges: merges,
+            tokens: (0..<n).map { byID[$0] ?? "[PAD\($0)]" }, types: (0..<n).map { types[$0] ?? 1 },
+            merges: merges,
             mergeRank: rank)
     }
 
-    static func strings(_ a: [String]) -> MetadataValue { .array(a.map { .string($0) }, elementType: .string) }
-    static func int32s(_ a: [Int32]) -> MetadataValue { .array(a.map { .int32($0) }, elementType: .int32) }
+    static func strings(_ a: [String]) -> MetadataValue {
+        .array(a.map { .string($0) }, elementType: .string)
+    }
+    static func int32s(_ a: [Int32]) -> MetadataValue {
+        .array(a.map { .int32($0) }, elementType: .int32)
+    }
 }
 
 @Suite("GGUF tokenizer metadata")
@@ -56,7 +63,8 @@ struct GGUFTokenizerTests {
     @Test(
         "gpt2 vocabularies with their pre-tokenizer give the ids of tokenizers",
         arguments: [
-            ("gpt2_bpe", "gpt-2"), ("gpt2_default_pre", "default"), ("llama3_bpe", "llama-bpe"), ("qwen2_bpe", "qwen2"),
+            ("gpt2_bpe", "gpt-2"), ("gpt2_default_pre", "default"), ("llama3_bpe", "llama-bpe"),
+            ("qwen2_bpe", "qwen2"),
         ])
     func gpt2(fixture: String, pre: String) throws {
         let v = try GGUFVocabulary.read(TestPaths.fixture(try TokenizerFixture.named(fixture).file))
@@ -73,13 +81,16 @@ struct GGUFTokenizerTests {
         let fixture = try cases(fixture) { text in
             (pre != "llama-bpe" || !flagged.contains { text.contains($0) })
                 && (pre != "qwen2"
-                    || Array(text.precomposedStringWithCanonicalMapping.unicodeScalars) == Array(text.unicodeScalars))
+                    || Array(text.precomposedStringWithCanonicalMapping.unicodeScalars)
+                        == Array(text.unicodeScalars))
         }
         #expect(fixture.cases.count > 60)
         expectParity(tokenizer, fixture, decode: pre == "gpt-2" || pre == "default")
     }
 
-    @Test("a llama (SentencePiece) vocabulary with scores and byte tokens gives the ids of tokenizers")
+    @Test(
+        "a llama (SentencePiece) vocabulary with scores and byte tokens gives the ids of tokenizers"
+    )
     func llama() throws {
         let v = try GGUFVocabulary.read(TestPaths.fixture("tokenizers/llama2_spm.json"))
         var types = v.types
@@ -101,19 +112,23 @@ struct GGUFTokenizerTests {
         expectParity(tokenizer, try TokenizerFixture.named("llama2_spm"))
     }
 
-    @Test("a bert vocabulary in phantom-space form gives all-MiniLM-L6-v2's ids",
-          .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
+    @Test(
+        "a bert vocabulary in phantom-space form gives all-MiniLM-L6-v2's ids",
+        .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
     func bert() throws {
         let dir = try #require(TestPaths.model("all-minilm-l6-v2"))
         let v = try GGUFVocabulary.read(dir + "/tokenizer.json")
         // convert_hf_to_gguf.py BertModel: "##x" → "x", "[X]" kept, other "w" → "▁w".
         let tokens = v.tokens.map { t in
-            t.hasPrefix("[") && t.hasSuffix("]") ? t : t.hasPrefix("##") ? String(t.dropFirst(2)) : "\u{2581}" + t
+            t.hasPrefix("[") && t.hasSuffix("]")
+                ? t : t.hasPrefix("##") ? String(t.dropFirst(2)) : "\u{2581}" + t
         }
         let metadata: Metadata = [
-            "tokenizer.ggml.model": .string("bert"), "tokenizer.ggml.tokens": GGUFVocabulary.strings(tokens),
+            "tokenizer.ggml.model": .string("bert"),
+            "tokenizer.ggml.tokens": GGUFVocabulary.strings(tokens),
             "tokenizer.ggml.token_type": GGUFVocabulary.int32s(v.types),
-            "tokenizer.ggml.bos_token_id": .uint32(101), "tokenizer.ggml.seperator_token_id": .uint32(102),
+            "tokenizer.ggml.bos_token_id": .uint32(101),
+            "tokenizer.ggml.seperator_token_id": .uint32(102),
             "tokenizer.ggml.unknown_token_id": .uint32(100),
         ]
         let tokenizer = try Tokenizers.load(ggufMetadata: metadata)

@@ -10,13 +10,18 @@ struct SplitPatternTests {
     /// `Split(Regex(pattern), "isolated").pre_tokenize_str(text)` pieces recorded by
     /// make_tokenizers.py for the corpus and the random strings.
     static let recorded: (texts: [String], patterns: [String: [[String]]]) = {
-        guard let data = FileManager.default.contents(atPath: TestPaths.fixture("tokenizers/expected.json")),
-            let root = try? JSON.parse(String(decoding: data, as: UTF8.self)), let splits = root["_splits"]
+        guard
+            let data = FileManager.default.contents(
+                atPath: TestPaths.fixture("tokenizers/expected.json")),
+            let root = try? JSON.parse(String(decoding: data, as: UTF8.self)),
+            let splits = root["_splits"]
         else { return ([], [:]) }
         let texts = (splits["texts"]?.arrayValue ?? []).compactMap(\.stringValue)
         var patterns: [String: [[String]]] = [:]
         for (name, value) in splits["patterns"]?.objectValue ?? [:] {
-            patterns[name] = (value.arrayValue ?? []).map { ($0.arrayValue ?? []).compactMap(\.stringValue) }
+            patterns[name] = (value.arrayValue ?? []).map {
+                ($0.arrayValue ?? []).compactMap(\.stringValue)
+            }
         }
         return (texts, patterns)
     }()
@@ -24,7 +29,8 @@ struct SplitPatternTests {
     @Test(
         "pieces equal tokenizers' for every recorded text",
         arguments: [
-            ("gpt2", SplitPattern.gpt2), ("llama3", .llama3(maxDigits: 3)), ("qwen2", .llama3(maxDigits: 1)),
+            ("gpt2", SplitPattern.gpt2), ("llama3", .llama3(maxDigits: 3)),
+            ("qwen2", .llama3(maxDigits: 1)),
         ])
     func pieces(name: String, pattern: SplitPattern) throws {
         let expected = try #require(Self.recorded.patterns[name])
@@ -35,7 +41,9 @@ struct SplitPatternTests {
                 String(String.UnicodeScalarView(s[$0]))
             }
             // Compare scalars: Swift's String == would equate canonically equivalent pieces.
-            #expect(got.map { Array($0.unicodeScalars) } == want.map { Array($0.unicodeScalars) }, "\(text.debugDescription)")
+            #expect(
+                got.map { Array($0.unicodeScalars) } == want.map { Array($0.unicodeScalars) },
+                "\(text.debugDescription)")
         }
     }
 
@@ -79,7 +87,9 @@ struct SplitBehaviorTests {
     func behaviour(behavior: SplitBehavior, expected: [String]) {
         let s = Array("a-b--c".unicodeScalars)
         let matches = s.indices.filter { s[$0] == "-" }.map { $0..<($0 + 1) }
-        let got = behavior.apply(s, matches: matches).map { String(String.UnicodeScalarView(s[$0])) }
+        let got = behavior.apply(s, matches: matches).map {
+            String(String.UnicodeScalarView(s[$0]))
+        }
         #expect(got == expected)
     }
 }

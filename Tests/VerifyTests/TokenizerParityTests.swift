@@ -19,22 +19,30 @@ struct TokenizerFixture: Sendable {
     var cases: [Case]
 
     static let all: [String: TokenizerFixture] = {
-        guard let data = FileManager.default.contents(atPath: TestPaths.fixture("tokenizers/expected.json")),
-            let root = try? JSON.parse(String(decoding: data, as: UTF8.self)), let object = root.objectValue
+        guard
+            let data = FileManager.default.contents(
+                atPath: TestPaths.fixture("tokenizers/expected.json")),
+            let root = try? JSON.parse(String(decoding: data, as: UTF8.self)),
+            let object = root.objectValue
         else { return [:] }
         var out: [String: TokenizerFixture] = [:]
         for (name, entry) in object {
             let cases = (entry["cases"]?.arrayValue ?? []).map { c in
                 Case(
-                    text: c["text"]?.stringValue ?? "", ids: ints(c["ids"]), idsSpecial: ints(c["ids_special"]),
-                    decoded: c["decoded"]?.stringValue ?? "", decodedSpecial: c["decoded_special"]?.stringValue ?? "")
+                    text: c["text"]?.stringValue ?? "", ids: ints(c["ids"]),
+                    idsSpecial: ints(c["ids_special"]),
+                    decoded: c["decoded"]?.stringValue ?? "",
+                    decodedSpecial: c["decoded_special"]?.stringValue ?? "")
             }
-            out[name] = TokenizerFixture(name: name, file: entry["file"]?.stringValue ?? "", cases: cases)
+            out[name] = TokenizerFixture(
+                name: name, file: entry["file"]?.stringValue ?? "", cases: cases)
         }
         return out
     }()
 
-    static func ints(_ v: MetadataValue?) -> [Int] { (v?.arrayValue ?? []).compactMap { $0.intValue.map { Int($0) } } }
+    static func ints(_ v: MetadataValue?) -> [Int] {
+        (v?.arrayValue ?? []).compactMap { $0.intValue.map { Int($0) } }
+    }
 
     static func named(_ name: String) throws -> TokenizerFixture {
         try #require(all[name], "fixture \(name) missing from expected.json")
@@ -48,7 +56,9 @@ func expectParity(_ tokenizer: any Tokenizer, _ fixture: TokenizerFixture, decod
         let ids = tokenizer.encode(c.text, addSpecialTokens: false)
         #expect(ids == c.ids, "\(fixture.name): ids of \(c.text.debugDescription)")
         let special = tokenizer.encode(c.text, addSpecialTokens: true)
-        #expect(special == c.idsSpecial, "\(fixture.name): ids with special tokens of \(c.text.debugDescription)")
+        #expect(
+            special == c.idsSpecial,
+            "\(fixture.name): ids with special tokens of \(c.text.debugDescription)")
         guard decode else { continue }
         #expect(
             tokenizer.decode(c.idsSpecial, skipSpecialTokens: true) == c.decoded,
@@ -64,7 +74,8 @@ struct TokenizerParityTests {
     @Test(
         "tokenizer.json fixtures give the ids and text of tokenizers",
         arguments: [
-            "gpt2_bpe", "roberta_bpe", "llama3_bpe", "qwen2_bpe", "llama2_spm", "metaspace_bpe", "bert_wordpiece",
+            "gpt2_bpe", "roberta_bpe", "llama3_bpe", "qwen2_bpe", "llama2_spm", "metaspace_bpe",
+            "bert_wordpiece",
             "normalizers_wordpiece", "metaspace_always",
         ])
     func fixture(name: String) throws {
@@ -73,8 +84,9 @@ struct TokenizerParityTests {
         expectParity(tokenizer, fixture)
     }
 
-    @Test("all-MiniLM-L6-v2's tokenizer.json gives the ids of tokenizers",
-          .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
+    @Test(
+        "all-MiniLM-L6-v2's tokenizer.json gives the ids of tokenizers",
+        .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
     func miniLM() throws {
         let dir = try #require(TestPaths.model("all-minilm-l6-v2"))
         let tokenizer = try Tokenizers.load(modelDirectory: dir)
@@ -82,8 +94,9 @@ struct TokenizerParityTests {
         #expect(tokenizer.vocabularySize == 30522)
     }
 
-    @Test("SmolLM2's GGUF vocabulary gives the ids of its tokenizer",
-          .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
+    @Test(
+        "SmolLM2's GGUF vocabulary gives the ids of its tokenizer",
+        .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
     func smolLM2GGUF() throws {
         let path = try #require(TestPaths.model("smollm2-135m-instruct-q4_1.gguf"))
         let tokenizer = try Tokenizers.load(gguf: try GGUFFile(path: path))

@@ -14,7 +14,8 @@ struct TokenizerRobustnessTests {
         """#
 
     func load(_ text: String) throws(FormatError) -> any Tokenizer {
-        try Tokenizers.load(tokenizerJSON: ByteBuffer(copying: Array(text.utf8), name: "tokenizer.json"))
+        try Tokenizers.load(
+            tokenizerJSON: ByteBuffer(copying: Array(text.utf8), name: "tokenizer.json"))
     }
 
     func error(_ text: String) -> FormatError? {
@@ -42,18 +43,28 @@ struct TokenizerRobustnessTests {
             (#""ab":2"#, #""ab":99999999999"#, "model.vocab.ab"),
             (#""ab":2"#, #""ab":"2""#, "model.vocab.ab"),
             (#""type":"BPE""#, #""type":"Unigram""#, "model.type"),
-            (#""type":"ByteLevel","add"#, #""type":"Split","pattern":{"Regex":"\\s+"},"add"#, "pre_tokenizer.pattern"),
+            (
+                #""type":"ByteLevel","add"#, #""type":"Split","pattern":{"Regex":"\\s+"},"add"#,
+                "pre_tokenizer.pattern"
+            ),
             (#""type":"ByteLevel","add"#, #""type":"Fancy","add"#, "pre_tokenizer.type"),
             (#""added_tokens":[]"#, #""added_tokens":[{"content":"x"}]"#, "added_tokens[0].id"),
-            (#""normalizer":null"#, #""normalizer":{"type":"Replace","pattern":{"Regex":"x"},"content":""}"#,
-             "normalizer.pattern"),
-            (#""post_processor":null"#, #""post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>"}}],"special_tokens":{}}"#,
-             "post_processor.single[0].SpecialToken"),
+            (
+                #""normalizer":null"#,
+                #""normalizer":{"type":"Replace","pattern":{"Regex":"x"},"content":""}"#,
+                "normalizer.pattern"
+            ),
+            (
+                #""post_processor":null"#,
+                #""post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>"}}],"special_tokens":{}}"#,
+                "post_processor.single[0].SpecialToken"
+            ),
             (#""decoder":{"type":"ByteLevel"}"#, #""decoder":{"type":"CTC"}"#, "decoder.type"),
         ])
     func refused(original: String, replacement: String, field: String) throws {
         #expect(Self.minimal.contains(original))
-        let e = try #require(error(Self.minimal.replacingOccurrences(of: original, with: replacement)))
+        let e = try #require(
+            error(Self.minimal.replacingOccurrences(of: original, with: replacement)))
         #expect(e.field == field)
         #expect(e.file == "tokenizer.json")
     }
@@ -68,7 +79,8 @@ struct TokenizerRobustnessTests {
 
     @Test("flipped and truncated bytes of a real fixture load or throw, never crash")
     func mutations() throws {
-        let bytes = try #require(FileManager.default.contents(atPath: TestPaths.fixture("tokenizers/llama3_bpe.json")))
+        let bytes = try #require(
+            FileManager.default.contents(atPath: TestPaths.fixture("tokenizers/llama3_bpe.json")))
         let original = [UInt8](bytes)
         var loaded = 0, refused = 0
         for position in stride(from: 0, to: original.count, by: max(1, original.count / 300)) {
@@ -80,8 +92,10 @@ struct TokenizerRobustnessTests {
                 default: b = Array(b[..<position])
                 }
                 do {
-                    let t = try Tokenizers.load(tokenizerJSON: ByteBuffer(copying: b, name: "m.json"))
-                    let ids = t.encode("Hello <|im_start|> world 123 😶\u{200d}🌫️", addSpecialTokens: true)
+                    let t = try Tokenizers.load(
+                        tokenizerJSON: ByteBuffer(copying: b, name: "m.json"))
+                    let ids = t.encode(
+                        "Hello <|im_start|> world 123 😶\u{200d}🌫️", addSpecialTokens: true)
                     _ = t.decode(ids + [-1, Int.max, t.vocabularySize], skipSpecialTokens: false)
                     loaded += 1
                 } catch {
@@ -138,7 +152,8 @@ struct GGUFTokenizerRobustnessTests {
 
     @Test("duplicate tokens are refused (llama.cpp rejects them)")
     func duplicates() throws {
-        let e = try #require(error { $0["tokenizer.ggml.tokens"] = GGUFVocabulary.strings(["a", "b", "a"]) })
+        let e = try #require(
+            error { $0["tokenizer.ggml.tokens"] = GGUFVocabulary.strings(["a", "b", "a"]) })
         #expect(e.field == "tokenizer.ggml.tokens[2]")
     }
 
@@ -155,7 +170,9 @@ struct GGUFTokenizerRobustnessTests {
 @Suite("Tokenizer speed")
 struct TokenizerSpeedTests {
     static let text: String = {
-        let sample = TokenizerFixture.all["gpt2_bpe"]?.cases.map(\.text).joined(separator: "\n") ?? "Hello world. "
+        let sample =
+            TokenizerFixture.all["gpt2_bpe"]?.cases.map(\.text).joined(separator: "\n")
+            ?? "Hello world. "
         var s = ""
         while s.utf8.count < 100_000 { s += sample }
         return s
@@ -167,7 +184,9 @@ struct TokenizerSpeedTests {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    @Test("100 KB encode in under a second (debug build)", arguments: ["llama2_spm", "bert_wordpiece", "llama3_bpe"])
+    @Test(
+        "100 KB encode in under a second (debug build)",
+        arguments: ["llama2_spm", "bert_wordpiece", "llama3_bpe"])
     func fixture(name: String) throws {
         let t = try Tokenizers.load(tokenizerJSON: TestPaths.fixture("tokenizers/\(name).json"))
         var count = 0
@@ -177,8 +196,9 @@ struct TokenizerSpeedTests {
         print("encode 100 KB with \(name): \(s) s")
     }
 
-    @Test("100 KB encode with SmolLM2's 49k vocabulary in under a second",
-          .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
+    @Test(
+        "100 KB encode with SmolLM2's 49k vocabulary in under a second",
+        .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
     func smolLM2() throws {
         let path = try #require(TestPaths.model("smollm2-135m-instruct-q4_1.gguf"))
         let t = try Tokenizers.load(gguf: try GGUFFile(path: path))

@@ -54,7 +54,8 @@ struct AddedTokenMatcher: Sendable {
         while i < s.count {
             guard let candidates = byFirst[s[i]],
                 let hit = candidates.first(where: { c in
-                    i + c.pattern.count <= s.count && s[i..<(i + c.pattern.count)].elementsEqual(c.pattern)
+                    i + c.pattern.count <= s.count
+                        && s[i..<(i + c.pattern.count)].elementsEqual(c.pattern)
                 })
             else {
                 i += 1

@@ -40,7 +40,9 @@ struct BPEModel: Sendable {
         var scalars: [UInt32: Int] = [:]
         for (bytes, id) in vocab where bytes.count <= 4 {
             let s = String(decoding: bytes, as: UTF8.self).unicodeScalars
-            if s.count == 1, let c = s.first, Array(String(c).utf8) == bytes { scalars[c.value] = id }
+            if s.count == 1, let c = s.first, Array(String(c).utf8) == bytes {
+                scalars[c.value] = id
+            }
         }
         self.scalarIDs = scalars
     }
@@ -51,7 +53,9 @@ struct BPEModel: Sendable {
         return "<0x\(hex[Int(b >> 4)])\(hex[Int(b & 15)])>"
     }
 
-    static func pairKey(_ a: Int, _ b: Int) -> UInt64 { UInt64(UInt32(truncatingIfNeeded: a)) << 32 | UInt64(UInt32(truncatingIfNeeded: b)) }
+    static func pairKey(_ a: Int, _ b: Int) -> UInt64 {
+        UInt64(UInt32(truncatingIfNeeded: a)) << 32 | UInt64(UInt32(truncatingIfNeeded: b))
+    }
 
     /// The ids of one pre-tokenized word, appended to `out`.
     func encode(_ word: [Unicode.Scalar], into out: inout [Int]) {
@@ -109,13 +113,16 @@ struct BPEModel: Sendable {
         var alive = [Bool](repeating: true, count: n)
         var heap = MinHeap()
         for i in 0..<(n - 1) {
-            if let m = merges[Self.pairKey(ids[i], ids[i + 1])] { heap.push(.init(rank: m.rank, pos: i, id: m.id)) }
+            if let m = merges[Self.pairKey(ids[i], ids[i + 1])] {
+                heap.push(.init(rank: m.rank, pos: i, id: m.id))
+            }
         }
         while let top = heap.pop() {
             let l = top.pos
             guard alive[l] else { continue }
             let r = next[l]
-            guard r >= 0, let m = merges[Self.pairKey(ids[l], ids[r])], m.id == top.id, m.rank == top.rank
+            guard r >= 0, let m = merges[Self.pairKey(ids[l], ids[r])], m.id == top.id,
+                m.rank == top.rank
             else { continue }
             ids[l] = m.id
             alive[r] = false

@@ -33,7 +33,9 @@ enum Decoder: Sendable {
                 var t = token
                 if i != 0 {
                     if t.hasPrefixScalars(prefix) {
-                        t = String(String.UnicodeScalarView(t.unicodeScalars.dropFirst(prefix.unicodeScalars.count)))
+                        t = String(
+                            String.UnicodeScalarView(
+                                t.unicodeScalars.dropFirst(prefix.unicodeScalars.count)))
                     } else {
                         t = " " + t
                     }
@@ -102,7 +104,9 @@ enum Decoder: Sendable {
     /// The byte of a `<0xNN>` token.
     static func byteToken(_ t: String) -> UInt8? {
         let u = Array(t.utf8)
-        guard u.count == 6, u[0] == 0x3C, u[1] == 0x30, u[2] == 0x78, u[5] == 0x3E else { return nil }
+        guard u.count == 6, u[0] == 0x3C, u[1] == 0x30, u[2] == 0x78, u[5] == 0x3E else {
+            return nil
+        }
         return UInt8(String(decoding: u[3..<5], as: UTF8.self), radix: 16)
     }
 

@@ -9,7 +9,9 @@ struct GGUFTokenizerLoader {
     let file: String
 
     /// llama.cpp's token types (llama.h `llama_token_type`).
-    enum TokenType: Int64 { case undefined = 0, normal, unknown, control, userDefined, unused, byte }
+    enum TokenType: Int64 {
+        case undefined = 0, normal, unknown, control, userDefined, unused, byte
+    }
 
     func fail(_ key: String, _ message: String) -> FormatError {
         FormatError(.invalid(message), file: file, field: key)
@@ -29,7 +31,9 @@ struct GGUFTokenizerLoader {
 
     func numbers(_ key: String, count: Int) throws(FormatError) -> [Double]? {
         guard let v = metadata[key] else { return nil }
-        guard let a = v.arrayValue, a.count >= count else { throw fail(key, "expected \(count) numbers") }
+        guard let a = v.arrayValue, a.count >= count else {
+            throw fail(key, "expected \(count) numbers")
+        }
         var out: [Double] = []
         out.reserveCapacity(count)
         for (i, e) in a.prefix(count).enumerated() {
@@ -56,10 +60,13 @@ struct GGUFTokenizerLoader {
         guard let model = metadata["tokenizer.ggml.model"]?.stringValue else {
             throw fail("tokenizer.ggml.model", "missing")
         }
-        guard let tokens = try strings("tokenizer.ggml.tokens") else { throw fail("tokenizer.ggml.tokens", "missing") }
+        guard let tokens = try strings("tokenizer.ggml.tokens") else {
+            throw fail("tokenizer.ggml.tokens", "missing")
+        }
         guard tokens.count <= Tokenizers.maxVocabularySize else {
             throw FormatError(
-                .limitExceeded("\(tokens.count) tokens > \(Tokenizers.maxVocabularySize)"), file: file,
+                .limitExceeded("\(tokens.count) tokens > \(Tokenizers.maxVocabularySize)"),
+                file: file,
                 field: "tokenizer.ggml.tokens")
         }
         let n = tokens.count
@@ -87,7 +94,8 @@ struct GGUFTokenizerLoader {
         case "llama": return try llama(tokens: tokens, types: types, vocab: vocab)
         case "bert": return try bert(tokens: tokens, types: types)
         default:
-            throw FormatError(.unsupported("tokenizer model \(model)"), file: file, field: "tokenizer.ggml.model")
+            throw FormatError(
+                .unsupported("tokenizer model \(model)"), file: file, field: "tokenizer.ggml.model")
         }
     }
 
@@ -103,10 +111,14 @@ struct GGUFTokenizerLoader {
     }
 
     func postProcessor(bos: Int?, addBOS: Bool, eos: Int?, addEOS: Bool) -> PostProcessor {
-        .wrap(prefix: addBOS ? bos.map { [$0] } ?? [] : [], suffix: addEOS ? eos.map { [$0] } ?? [] : [])
+        .wrap(
+            prefix: addBOS ? bos.map { [$0] } ?? [] : [],
+            suffix: addEOS ? eos.map { [$0] } ?? [] : [])
     }
 
-    func gpt2(tokens: [String], types: [TokenType], vocab: [[UInt8]: Int]) throws(FormatError) -> PipelineTokenizer {
+    func gpt2(tokens: [String], types: [TokenType], vocab: [[UInt8]: Int]) throws(FormatError)
+        -> PipelineTokenizer
+    {
         guard let mergeList = try strings("tokenizer.ggml.merges") else {
             throw fail("tokenizer.ggml.merges", "missing (required for gpt2)")
         }
@@ -117,8 +129,12 @@ struct GGUFTokenizerLoader {
             guard let k = s.indices.dropFirst().first(where: { s[$0] == " " }),
                 let a = vocab[Array(String(String.UnicodeScalarView(s[..<k])).utf8)],
                 let b = vocab[Array(String(String.UnicodeScalarView(s[(k + 1)...])).utf8)],
-                let merged = vocab[Array(String(String.UnicodeScalarView(s[..<k] + s[(k + 1)...])).utf8)]
-            else { throw fail("tokenizer.ggml.merges[\(rank)]", "merge of tokens not in the vocabulary") }
+                let merged = vocab[
+                    Array(String(String.UnicodeScalarView(s[..<k] + s[(k + 1)...])).utf8)]
+            else {
+                throw fail(
+                    "tokenizer.ggml.merges[\(rank)]", "merge of tokens not in the vocabulary")
+            }
             let key = BPEModel.pairKey(a, b)
             if merges[key] == nil { merges[key] = .init(rank: Float(rank), id: merged) }
         }
@@ -131,17 +147,21 @@ struct GGUFTokenizerLoader {
         // Regex sets of llama-vocab.cpp (llama_vocab::impl::load, pre_type).
         switch pre {
         case "default":
-            split = [.split(.punctuationRun, .isolated), gpt2Split, .split(.numberRun, .isolated),
-                     .split(.asciiDigitTriple, .isolated)]
+            split = [
+                .split(.punctuationRun, .isolated), gpt2Split, .split(.numberRun, .isolated),
+                .split(.asciiDigitTriple, .isolated),
+            ]
         case "gpt-2", "phi-2", "gpt2": split = [gpt2Split]
         case "smollm": split = [.split(.singleNumber, .isolated), gpt2Split]
         case "llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral":
             split = [.split(.llama3(maxDigits: 3), .isolated)]
             ignoreMerges = true
             addBOSDefault = true
-        case "qwen2", "deepseek-r1-qwen", "megrez": split = [.split(.llama3(maxDigits: 1), .isolated)]
+        case "qwen2", "deepseek-r1-qwen", "megrez":
+            split = [.split(.llama3(maxDigits: 1), .isolated)]
         default:
-            throw FormatError(.unsupported("pre-tokenizer \(pre)"), file: file, field: "tokenizer.ggml.pre")
+            throw FormatError(
+                .unsupported("pre-tokenizer \(pre)"), file: file, field: "tokenizer.ggml.pre")
         }
         let n = tokens.count
         let bos = try id("bos_token_id", count: n) ?? (11 < n ? 11 : nil)
@@ -157,9 +177,12 @@ struct GGUFTokenizerLoader {
             decoder: .byteLevel, idToToken: tokens, added: addedTokens(tokens, types))
     }
 
-    func llama(tokens: [String], types: [TokenType], vocab: [[UInt8]: Int]) throws(FormatError) -> PipelineTokenizer {
+    func llama(tokens: [String], types: [TokenType], vocab: [[UInt8]: Int]) throws(FormatError)
+        -> PipelineTokenizer
+    {
         let n = tokens.count
-        let scores = try numbers("tokenizer.ggml.scores", count: n) ?? [Double](repeating: 0, count: n)
+        let scores =
+            try numbers("tokenizer.ggml.scores", count: n) ?? [Double](repeating: 0, count: n)
         // Every split of a normal token into two vocabulary tokens is a merge ranked by
         // the token's score (best first), as llama.cpp's SPM bigram queue ranks them.
         var merges: [UInt64: BPEModel.Merge] = [:]
@@ -182,14 +205,18 @@ struct GGUFTokenizerLoader {
             vocab: vocab, merges: merges, unknownID: unknown, byteFallback: true, fuseUnknown: true,
             ignoreMerges: false)
         let replace = Normalizer.replace(pattern: " ", content: "\u{2581}")
-        var decoders: [Decoder] = [.replace(pattern: "\u{2581}", content: " "), .byteFallback, .fuse]
+        var decoders: [Decoder] = [
+            .replace(pattern: "\u{2581}", content: " "), .byteFallback, .fuse,
+        ]
         if addSpacePrefix { decoders.append(.strip(content: " ", start: 1, stop: 0)) }
         return PipelineTokenizer(
             normalizer: addSpacePrefix ? .sequence([.prepend("\u{2581}"), replace]) : replace,
             preTokenizer: nil, model: .bpe(model),
             postProcessor: postProcessor(
-                bos: try id("bos_token_id", count: n) ?? (1 < n ? 1 : nil), addBOS: try flag("add_bos_token") ?? true,
-                eos: try id("eos_token_id", count: n) ?? (2 < n ? 2 : nil), addEOS: try flag("add_eos_token") ?? false),
+                bos: try id("bos_token_id", count: n) ?? (1 < n ? 1 : nil),
+                addBOS: try flag("add_bos_token") ?? true,
+                eos: try id("eos_token_id", count: n) ?? (2 < n ? 2 : nil),
+                addEOS: try flag("add_eos_token") ?? false),
             decoder: .sequence(decoders), idToToken: tokens, added: addedTokens(tokens, types))
     }
 
@@ -198,16 +225,21 @@ struct GGUFTokenizerLoader {
         // bracketed tokens ([CLS]) are kept as they are.
         let wordPiece = tokens.map { t -> String in
             if t.hasPrefix("[") && t.hasSuffix("]") { return t }
-            if t.hasPrefixScalars("\u{2581}") { return String(String.UnicodeScalarView(t.unicodeScalars.dropFirst())) }
+            if t.hasPrefixScalars("\u{2581}") {
+                return String(String.UnicodeScalarView(t.unicodeScalars.dropFirst()))
+            }
             return "##" + t
         }
         var vocab: [[UInt8]: Int] = [:]
-        for (i, t) in wordPiece.enumerated() where vocab[Array(t.utf8)] == nil { vocab[Array(t.utf8)] = i }
+        for (i, t) in wordPiece.enumerated() where vocab[Array(t.utf8)] == nil {
+            vocab[Array(t.utf8)] = i
+        }
         let n = tokens.count
         guard let unknown = try id("unknown_token_id", count: n) ?? (100 < n ? 100 : nil) else {
             throw fail("tokenizer.ggml.unknown_token_id", "missing")
         }
-        let model = WordPieceModel(vocab: vocab, unknownID: unknown, prefix: Array("##".utf8), maxCharacters: 100)
+        let model = WordPieceModel(
+            vocab: vocab, unknownID: unknown, prefix: Array("##".utf8), maxCharacters: 100)
         let bosKey = try id("bos_token_id", count: n)
         let cls = bosKey ?? (101 < n ? 101 : nil)
         let sep = try id("seperator_token_id", count: n) ?? (102 < n ? 102 : nil)
@@ -215,7 +247,8 @@ struct GGUFTokenizerLoader {
         let addEOSKey = try flag("add_eos_token")
         let addSep = addSepKey ?? addEOSKey ?? true
         return PipelineTokenizer(
-            normalizer: .bert(cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true),
+            normalizer: .bert(
+                cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true),
             preTokenizer: .bert, model: .wordPiece(model),
             postProcessor: postProcessor(
                 bos: cls, addBOS: try flag("add_bos_token") ?? true, eos: sep, addEOS: addSep),

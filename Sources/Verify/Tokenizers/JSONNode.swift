@@ -24,7 +24,8 @@ struct JSONNode {
 
     func required(_ key: String) throws(FormatError) -> JSONNode {
         guard let n = try optional(key) else {
-            throw FormatError(.invalid("missing"), file: file, field: path.isEmpty ? key : "\(path).\(key)")
+            throw FormatError(
+                .invalid("missing"), file: file, field: path.isEmpty ? key : "\(path).\(key)")
         }
         return n
     }
@@ -44,14 +45,17 @@ struct JSONNode {
         guard let v = value.intValue else { throw fail("expected an integer") }
         guard v >= 0, v < Int64(Tokenizers.maxVocabularySize) else {
             throw FormatError(
-                .limitExceeded("token id \(v) outside 0..<\(Tokenizers.maxVocabularySize)"), file: file,
+                .limitExceeded("token id \(v) outside 0..<\(Tokenizers.maxVocabularySize)"),
+                file: file,
                 field: path)
         }
         return Int(v)
     }
 
     func int() throws(FormatError) -> Int {
-        guard let v = value.intValue, let i = Int(exactly: v) else { throw fail("expected an integer") }
+        guard let v = value.intValue, let i = Int(exactly: v) else {
+            throw fail("expected an integer")
+        }
         return i
     }
 

@@ -26,8 +26,12 @@ enum Normalizer: Sendable {
         case .lowercase: return Self.lowercased(text)
         case .strip(let left, let right):
             var scalars = Substring(text).unicodeScalars[...]
-            if left { while let f = scalars.first, CharClass.isWhitespace(f) { scalars.removeFirst() } }
-            if right { while let l = scalars.last, CharClass.isWhitespace(l) { scalars.removeLast() } }
+            if left {
+                while let f = scalars.first, CharClass.isWhitespace(f) { scalars.removeFirst() }
+            }
+            if right {
+                while let l = scalars.last, CharClass.isWhitespace(l) { scalars.removeLast() }
+            }
             return String(String.UnicodeScalarView(scalars))
         case .stripAccents:
             // StripAccents removes every combining mark (Mn, Mc, Me) and, unlike BERT's,

@@ -62,7 +62,8 @@ struct PipelineTokenizer: Tokenizer {
                     case .token(let id): ids.append(id)
                     case .text(let r):
                         let word = PreTokenizer.Word(
-                            scalars: Array(normalized[r]), atStart: range.lowerBound == 0 && r.lowerBound == 0)
+                            scalars: Array(normalized[r]),
+                            atStart: range.lowerBound == 0 && r.lowerBound == 0)
                         let words = preTokenizer?.apply([word]) ?? [word]
                         for w in words { model.encode(w.scalars, into: &ids) }
                     }

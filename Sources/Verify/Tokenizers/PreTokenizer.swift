@@ -51,7 +51,8 @@ enum PreTokenizer: Sendable {
         case .byteLevel(let addPrefixSpace, let useRegex):
             var t = s
             if addPrefixSpace && t.first != " " { t.insert(" ", at: 0) }
-            let ranges = useRegex
+            let ranges =
+                useRegex
                 ? SplitBehavior.isolated.apply(t, matches: SplitPattern.gpt2.matches(in: t))
                 : [0..<t.count]
             let table = ByteLevelTable.byteToScalar
@@ -100,7 +101,8 @@ enum PreTokenizer: Sendable {
             func isWordChar(_ c: Unicode.Scalar) -> Bool {
                 if c.properties.isAlphabetic || c.properties.isJoinControl { return true }
                 switch c.properties.generalCategory {
-                case .nonspacingMark, .spacingMark, .enclosingMark, .connectorPunctuation, .decimalNumber:
+                case .nonspacingMark, .spacingMark, .enclosingMark, .connectorPunctuation,
+                    .decimalNumber:
                     return true
                 default: return false
                 }
@@ -114,7 +116,9 @@ enum PreTokenizer: Sendable {
                 }
                 let word = isWordChar(s[i])
                 var j = i + 1
-                while j < s.count && !CharClass.isWhitespace(s[j]) && isWordChar(s[j]) == word { j += 1 }
+                while j < s.count && !CharClass.isWhitespace(s[j]) && isWordChar(s[j]) == word {
+                    j += 1
+                }
                 ranges.append(i..<j)
                 i = j
             }
@@ -123,7 +127,9 @@ enum PreTokenizer: Sendable {
             let matches = s.indices.filter { CharClass.isWhitespace(s[$0]) }.map { $0..<($0 + 1) }
             emit(SplitBehavior.removed.apply(s, matches: matches))
         case .punctuation(let behavior):
-            let matches = s.indices.filter { CharClass.isBertPunctuation(s[$0]) }.map { $0..<($0 + 1) }
+            let matches = s.indices.filter { CharClass.isBertPunctuation(s[$0]) }.map {
+                $0..<($0 + 1)
+            }
             emit(behavior.apply(s, matches: matches))
         case .sequence:
             out.append(contentsOf: apply([w]))

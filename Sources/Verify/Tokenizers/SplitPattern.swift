@@ -29,7 +29,8 @@ enum SplitPattern: Sendable, Equatable {
     /// The matcher for a `Regex` pattern string, or nil when ckpt does not know it.
     init?(regex: String) {
         switch regex {
-        case Self.gpt2Source, #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"#:
+        case Self.gpt2Source,
+            #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"#:
             self = .gpt2
         case Self.llama3Source: self = .llama3(maxDigits: 3)
         case Self.qwen2Source: self = .llama3(maxDigits: 1)
@@ -59,7 +60,8 @@ enum SplitPattern: Sendable, Equatable {
         case .gpt2: return Self.gpt2Match(s, i)
         case .llama3(let maxDigits): return Self.llama3Match(s, i, maxDigits: maxDigits)
         case .singleNumber: return CharClass.isNumber(s[i]) ? i + 1 : nil
-        case .numberRun: return CharClass.isNumber(s[i]) ? Self.run(s, from: i, CharClass.isNumber) : nil
+        case .numberRun:
+            return CharClass.isNumber(s[i]) ? Self.run(s, from: i, CharClass.isNumber) : nil
         case .punctuationRun:
             func isP(_ c: Unicode.Scalar) -> Bool {
                 switch c.properties.generalCategory {
@@ -106,7 +108,9 @@ enum SplitPattern: Sendable, Equatable {
         return nil
     }
 
-    private static func run(_ s: [Unicode.Scalar], from i: Int, _ p: (Unicode.Scalar) -> Bool) -> Int {
+    private static func run(_ s: [Unicode.Scalar], from i: Int, _ p: (Unicode.Scalar) -> Bool)
+        -> Int
+    {
         var j = i
         while j < s.count && p(s[j]) { j += 1 }
         return j

@@ -11,10 +11,18 @@ struct TokenizerJSON {
     }
 
     func build() throws(FormatError) -> PipelineTokenizer {
-        let normalizer = try root.optional("normalizer").map { n throws(FormatError) in try Self.normalizer(n) }
-        let pre = try root.optional("pre_tokenizer").map { n throws(FormatError) in try Self.preTokenizer(n) }
-        let decoder = try root.optional("decoder").map { n throws(FormatError) in try Self.decoder(n) }
-        let post = try root.optional("post_processor").map { n throws(FormatError) in try Self.postProcessor(n) }
+        let normalizer = try root.optional("normalizer").map { n throws(FormatError) in
+            try Self.normalizer(n)
+        }
+        let pre = try root.optional("pre_tokenizer").map { n throws(FormatError) in
+            try Self.preTokenizer(n)
+        }
+        let decoder = try root.optional("decoder").map { n throws(FormatError) in
+            try Self.decoder(n)
+        }
+        let post = try root.optional("post_processor").map { n throws(FormatError) in
+            try Self.postProcessor(n)
+        }
         var added: [AddedToken] = []
         if let list = try root.optional("added_tokens") {
             for t in try list.array() {
@@ -33,7 +41,9 @@ struct TokenizerJSON {
         for (_, id) in vocab { size = max(size, id + 1) }
         for t in added { size = max(size, t.id + 1) }
         var table = [String?](repeating: nil, count: size)
-        for (token, id) in vocab where table[id] == nil { table[id] = String(decoding: token, as: UTF8.self) }
+        for (token, id) in vocab where table[id] == nil {
+            table[id] = String(decoding: token, as: UTF8.self)
+        }
         return PipelineTokenizer(
             normalizer: normalizer, preTokenizer: pre, model: model, postProcessor: post ?? .none,
             decoder: decoder, idToToken: table, added: added)
@@ -45,7 +55,8 @@ struct TokenizerJSON {
         let members = try node.members()
         guard members.count <= Tokenizers.maxVocabularySize else {
             throw FormatError(
-                .limitExceeded("\(members.count) tokens > \(Tokenizers.maxVocabularySize)"), file: node.file,
+                .limitExceeded("\(members.count) tokens > \(Tokenizers.maxVocabularySize)"),
+                file: node.file,
                 field: node.path)
         }
         var vocab: [[UInt8]: Int] = [:]
@@ -60,13 +71,17 @@ struct TokenizerJSON {
         let vocab = try vocabulary(try node.required("vocab"))
         func unknown() throws(FormatError) -> Int? {
             guard let n = try node.optional("unk_token") else { return nil }
-            guard let id = vocab[Array(try n.string().utf8)] else { throw n.fail("not in the vocabulary") }
+            guard let id = vocab[Array(try n.string().utf8)] else {
+                throw n.fail("not in the vocabulary")
+            }
             return id
         }
         switch type {
         case "BPE":
             for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
-                if let n = try node.optional(key), !(try n.string()).isEmpty { throw n.unsupported("BPE \(key)") }
+                if let n = try node.optional(key), !(try n.string()).isEmpty {
+                    throw n.unsupported("BPE \(key)")
+                }
             }
             if let n = try node.optional("dropout"), (n.value.doubleValue ?? 0) > 0 {
                 throw n.unsupported("BPE dropout")
@@ -79,7 +94,8 @@ struct TokenizerJSON {
                 if let s = m.value.stringValue {
                     let scalars = Array(s.unicodeScalars)
                     // Split at the first space at position >= 1 (as llama.cpp and tokenizers).
-                    guard let k = scalars.indices.dropFirst().first(where: { scalars[$0] == " " }) else {
+                    guard let k = scalars.indices.dropFirst().first(where: { scalars[$0] == " " })
+                    else {
                         throw m.fail("merge without a space")
                     }
                     a = String(String.UnicodeScalarView(scalars[..<k]))
@@ -103,10 +119,13 @@ struct TokenizerJSON {
                 ignoreMerges: try node.optional("ignore_merges")?.bool() ?? false)
             return (.bpe(model), vocab)
         case "WordPiece":
-            guard let unk = try unknown() else { throw try node.required("unk_token").fail("missing") }
+            guard let unk = try unknown() else {
+                throw try node.required("unk_token").fail("missing")
+            }
             let model = WordPieceModel(
                 vocab: vocab, unknownID: unk,
-                prefix: Array((try node.optional("continuing_subword_prefix")?.string() ?? "##").utf8),
+                prefix: Array(
+                    (try node.optional("continuing_subword_prefix")?.string() ?? "##").utf8),
                 maxCharacters: try node.optional("max_input_chars_per_word")?.int() ?? 100)
             return (.wordPiece(model), vocab)
         default:
@@ -117,7 +136,8 @@ struct TokenizerJSON {
     // MARK: Components
 
     /// A `{"String": s}` pattern's text; a `{"Regex": r}` pattern is returned as regex.
-    static func pattern(_ node: JSONNode) throws(FormatError) -> (literal: String?, regex: String?) {
+    static func pattern(_ node: JSONNode) throws(FormatError) -> (literal: String?, regex: String?)
+    {
         if let s = try node.optional("String") { return (try s.string(), nil) }
         if let r = try node.optional("Regex") { return (nil, try r.string()) }
         throw node.fail("expected {\"String\": ...} or {\"Regex\": ...}")
@@ -134,18 +154,22 @@ struct TokenizerJSON {
         case "StripAccents": return .stripAccents
         case "Strip":
             return .strip(
-                left: try n.optional("strip_left")?.bool() ?? true, right: try n.optional("strip_right")?.bool() ?? true)
+                left: try n.optional("strip_left")?.bool() ?? true,
+                right: try n.optional("strip_right")?.bool() ?? true)
         case "Prepend": return .prepend(try n.required("prepend").string())
         case "Replace":
             let p = try pattern(try n.required("pattern"))
-            guard let literal = p.literal else { throw try n.required("pattern").unsupported("Replace with a regex") }
+            guard let literal = p.literal else {
+                throw try n.required("pattern").unsupported("Replace with a regex")
+            }
             return .replace(pattern: literal, content: try n.required("content").string())
         case "BertNormalizer":
             let lowercase = try n.optional("lowercase")?.bool() ?? true
             return .bert(
                 cleanText: try n.optional("clean_text")?.bool() ?? true,
                 handleChineseChars: try n.optional("handle_chinese_chars")?.bool() ?? true,
-                stripAccents: try n.optional("strip_accents")?.bool() ?? lowercase, lowercase: lowercase)
+                stripAccents: try n.optional("strip_accents")?.bool() ?? lowercase,
+                lowercase: lowercase)
         case "Sequence":
             var steps: [Normalizer] = []
             for s in try n.required("normalizers").array() { steps.append(try normalizer(s)) }
@@ -157,7 +181,9 @@ struct TokenizerJSON {
 
     static func behavior(_ n: JSONNode?) throws(FormatError) -> SplitBehavior {
         guard let n else { return .isolated }
-        guard let b = SplitBehavior(rawValue: try n.string()) else { throw n.unsupported("split behavior") }
+        guard let b = SplitBehavior(rawValue: try n.string()) else {
+            throw n.unsupported("split behavior")
+        }
         return b
     }
 
@@ -181,7 +207,9 @@ struct TokenizerJSON {
         case "Split":
             let node = try n.required("pattern")
             let p = try pattern(node)
-            if try n.optional("invert")?.bool() ?? false { throw try n.required("invert").unsupported("inverted Split") }
+            if try n.optional("invert")?.bool() ?? false {
+                throw try n.required("invert").unsupported("inverted Split")
+            }
             let split: SplitPattern
             if let literal = p.literal {
                 split = .literal(Array(literal.unicodeScalars))
@@ -196,7 +224,8 @@ struct TokenizerJSON {
                 replacement: try n.optional("replacement")?.character() ?? "\u{2581}",
                 prependScheme: try prependScheme(n), split: try n.optional("split")?.bool() ?? true)
         case "BertPreTokenizer": return .bert
-        case "Digits": return .digits(individual: try n.optional("individual_digits")?.bool() ?? false)
+        case "Digits":
+            return .digits(individual: try n.optional("individual_digits")?.bool() ?? false)
         case "Whitespace": return .whitespace
         case "WhitespaceSplit": return .whitespaceSplit
         case "Punctuation": return .punctuation(try behavior(try n.optional("behavior")))
@@ -216,7 +245,9 @@ struct TokenizerJSON {
         case "BertProcessing", "RobertaProcessing":
             func id(_ key: String) throws(FormatError) -> Int {
                 let pair = try n.required(key).array()
-                guard pair.count == 2 else { throw try n.required(key).fail("expected [token, id]") }
+                guard pair.count == 2 else {
+                    throw try n.required(key).fail("expected [token, id]")
+                }
                 return try pair[1].id()
             }
             return .wrap(prefix: [try id("cls")], suffix: [try id("sep")])
@@ -226,12 +257,16 @@ struct TokenizerJSON {
             for p in try n.required("single").array() {
                 if let s = try p.optional("SpecialToken") {
                     let name = try s.required("id").string()
-                    guard let entry = try specials.optional(name) else { throw s.fail("\(name) not in special_tokens") }
+                    guard let entry = try specials.optional(name) else {
+                        throw s.fail("\(name) not in special_tokens")
+                    }
                     var ids: [Int] = []
                     for i in try entry.required("ids").array() { ids.append(try i.id()) }
                     pieces.append(.special(ids))
                 } else if let s = try p.optional("Sequence") {
-                    guard try s.required("id").string() == "A" else { throw s.fail("single template uses $B") }
+                    guard try s.required("id").string() == "A" else {
+                        throw s.fail("single template uses $B")
+                    }
                     pieces.append(.sequence)
                 } else {
                     throw p.fail("expected SpecialToken or Sequence")
@@ -253,20 +288,24 @@ struct TokenizerJSON {
         case "ByteLevel": return .byteLevel
         case "WordPiece":
             return .wordPiece(
-                prefix: try n.optional("prefix")?.string() ?? "##", cleanup: try n.optional("cleanup")?.bool() ?? true)
+                prefix: try n.optional("prefix")?.string() ?? "##",
+                cleanup: try n.optional("cleanup")?.bool() ?? true)
         case "Metaspace":
             return .metaspace(
                 replacement: try n.optional("replacement")?.character() ?? "\u{2581}",
                 prependScheme: try prependScheme(n))
         case "Replace":
             let p = try pattern(try n.required("pattern"))
-            guard let literal = p.literal else { throw try n.required("pattern").unsupported("Replace with a regex") }
+            guard let literal = p.literal else {
+                throw try n.required("pattern").unsupported("Replace with a regex")
+            }
             return .replace(pattern: literal, content: try n.required("content").string())
         case "ByteFallback": return .byteFallback
         case "Fuse": return .fuse
         case "Strip":
             return .strip(
-                content: try n.required("content").character(), start: try n.required("start").int(),
+                content: try n.required("content").character(),
+                start: try n.required("start").int(),
                 stop: try n.required("stop").int())
         case "Sequence":
             var steps: [Decoder] = []

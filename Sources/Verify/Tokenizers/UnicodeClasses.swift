@@ -76,7 +76,8 @@ enum ByteLevelTable {
         var table = [Unicode.Scalar](repeating: " ", count: 256)
         var next: UInt32 = 256
         for b in 0..<256 {
-            let printable = (33...126).contains(b) || (161...172).contains(b) || (174...255).contains(b)
+            let printable =
+                (33...126).contains(b) || (161...172).contains(b) || (174...255).contains(b)
             if printable {
                 table[b] = Unicode.Scalar(UInt8(b))
             } else {
