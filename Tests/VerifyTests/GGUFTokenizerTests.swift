@@ -135,3 +135,32 @@ struct GGUFTokenizerTests {
         expectParity(tokenizer, try TokenizerFixture.named("all_minilm_l6_v2"))
     }
 }
+
+@Suite("Tokenizer parity check")
+struct TokenizerComparisonTests {
+    func gguf(_ fixture: String, pre: String) throws -> any Tokenizer {
+        let v = try GGUFVocabulary.read(TestPaths.fixture("tokenizers/\(fixture).json"))
+        return try Tokenizers.load(ggufMetadata: [
+            "tokenizer.ggml.model": .string("gpt2"), "tokenizer.ggml.pre": .string(pre),
+            "tokenizer.ggml.tokens": GGUFVocabulary.strings(v.tokens),
+            "tokenizer.ggml.token_type": GGUFVocabulary.int32s(v.types),
+            "tokenizer.ggml.merges": GGUFVocabulary.strings(v.merges),
+        ])
+    }
+
+    @Test("a tokenizer.json and its faithful GGUF form agree on the probe corpus")
+    func agree() throws {
+        let json = try Tokenizers.load(tokenizerJSON: TestPaths.fixture("tokenizers/gpt2_bpe.json"))
+        #expect(TokenizerComparison.firstMismatch(json, try gguf("gpt2_bpe", pre: "gpt-2")) == nil)
+    }
+
+    @Test("the wrong pre-tokenizer is caught on the first text where it matters")
+    func disagree() throws {
+        let json = try Tokenizers.load(tokenizerJSON: TestPaths.fixture("tokenizers/gpt2_bpe.json"))
+        let wrong = try gguf("gpt2_bpe", pre: "smollm")  // digits split one by one
+        let m = try #require(TokenizerComparison.firstMismatch(json, wrong))
+        #expect(m.text.contains { $0.isNumber })
+        #expect(m.reference == json.encode(m.text, addSpecialTokens: false))
+        #expect(m.candidate != m.reference)
+    }
+}

@@ -8,6 +8,11 @@ struct GGUFTokenizerLoader {
     let metadata: Metadata
     let file: String
 
+    /// Longest token (in characters) considered as a merge result in a `llama` vocabulary.
+    /// Every split of such a token is tried, so this bounds the work a hostile file can
+    /// cause; SentencePiece's `max_piece_length` defaults to 16, real pieces stay far below.
+    static let maxMergeablePieceLength = 1024
+
     /// llama.cpp's token types (llama.h `llama_token_type`).
     enum TokenType: Int64 {
         case undefined = 0, normal, unknown, control, userDefined, unused, byte
@@ -188,7 +193,7 @@ struct GGUFTokenizerLoader {
         var merges: [UInt64: BPEModel.Merge] = [:]
         for (i, t) in tokens.enumerated() where types[i] == .normal || types[i] == .userDefined {
             let s = Array(t.unicodeScalars)
-            guard s.count > 1 else { continue }
+            guard s.count > 1, s.count <= Self.maxMergeablePieceLength else { continue }
             for k in 1..<s.count {
                 guard let a = vocab[Array(String(String.UnicodeScalarView(s[..<k])).utf8)],
                     let b = vocab[Array(String(String.UnicodeScalarView(s[k...])).utf8)]
