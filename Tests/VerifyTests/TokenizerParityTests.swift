@@ -104,3 +104,27 @@ struct TokenizerParityTests {
         #expect(tokenizer.vocabularySize == 49152)
     }
 }
+
+@Suite("llama.cpp's pre-tokenizer fingerprint")
+struct PreTokenizerFingerprintTests {
+    /// The check string of convert_hf_to_gguf_update.py (formats-gguf.md §5.4).
+    static let checkText =
+        "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u{200d}🌫️ (multiple emojis concatenated) ✅ 🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ ------======= нещо на Български ''''''```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, 'RE you sure? 'M not sure I'll make it, 'D you like some tea? We'Ve a'lL"
+
+    @Test(
+        "SmolLM2's GGUF vocabulary reproduces the hash llama.cpp records for 'smollm'",
+        .enabled(if: Python.available && TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
+    func smollmHash() throws {
+        let path = try #require(TestPaths.model("smollm2-135m-instruct-q4_1.gguf"))
+        let tokenizer = try Tokenizers.load(gguf: try GGUFFile(path: path))
+        let ids = tokenizer.encode(Self.checkText, addSpecialTokens: true)
+        // chkhsh = sha256(str(token_ids)): Python's list repr, ", " separated.
+        let repr = "[" + ids.map(String.init).joined(separator: ", ") + "]"
+        let r = try Python.run(
+            "import hashlib,sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())", [repr])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(
+            r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "855059429035d75a914d1eda9f10a876752e281a054a7a3d421ef0533e5b6249")
+    }
+}
