@@ -4,8 +4,11 @@
 public enum TokenizerComparison {
     /// The first text on which two tokenizers disagree, with both id lists.
     public struct Mismatch: Sendable, Equatable {
+        /// The probe text, as given.
         public var text: String
+        /// The reference tokenizer's ids for `text`.
         public var reference: [Int]
+        /// The candidate tokenizer's ids for `text`.
         public var candidate: [Int]
     }
 
