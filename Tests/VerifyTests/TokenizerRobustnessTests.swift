@@ -167,7 +167,7 @@ struct GGUFTokenizerRobustnessTests {
     }
 }
 
-@Suite("Tokenizer speed")
+@Suite("Tokenizer speed", .serialized)
 struct TokenizerSpeedTests {
     static let text: String = {
         let sample =
@@ -178,10 +178,15 @@ struct TokenizerSpeedTests {
         return s
     }()
 
+    /// The best of three runs, so a busy shared machine does not fail the test.
     func seconds(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
     }
 
     @Test(

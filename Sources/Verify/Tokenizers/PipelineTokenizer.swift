@@ -50,6 +50,7 @@ struct PipelineTokenizer: Tokenizer {
 
     func encode(_ text: String, addSpecialTokens: Bool) -> [Int] {
         var ids: [Int] = []
+        var cache: [[Unicode.Scalar]: [Int]] = [:]
         let raw = Array(text.unicodeScalars)
         for segment in rawMatcher.split(raw) {
             switch segment {
@@ -65,12 +66,34 @@ struct PipelineTokenizer: Tokenizer {
                             scalars: Array(normalized[r]),
                             atStart: range.lowerBound == 0 && r.lowerBound == 0)
                         let words = preTokenizer?.apply([word]) ?? [word]
-                        for w in words { model.encode(w.scalars, into: &ids) }
+                        for w in words { encodeWord(w.scalars, into: &ids, cache: &cache) }
                     }
                 }
             }
         }
         return addSpecialTokens ? postProcessor.apply(ids) : ids
+    }
+
+    /// Words longer than this are not memoized (their merges dominate, repeats are rare).
+    static let cachedWordLength = 64
+
+    /// One word's ids, memoized for the call: natural text repeats its words, and a word's
+    /// ids depend on nothing else.
+    private func encodeWord(
+        _ word: [Unicode.Scalar], into ids: inout [Int], cache: inout [[Unicode.Scalar]: [Int]]
+    ) {
+        guard word.count <= Self.cachedWordLength else {
+            model.encode(word, into: &ids)
+            return
+        }
+        if let hit = cache[word] {
+            ids.append(contentsOf: hit)
+            return
+        }
+        var out: [Int] = []
+        model.encode(word, into: &out)
+        cache[word] = out
+        ids.append(contentsOf: out)
     }
 
     func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String {
