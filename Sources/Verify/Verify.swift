@@ -1,1 +1,0 @@
-// Verify module; see the style guide for its layout.
