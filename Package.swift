@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "Convert", "Catalog",
+                "Convert", "Catalog", "Verify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

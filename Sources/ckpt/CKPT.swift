@@ -11,7 +11,7 @@ struct CKPT: ParsableCommand {
         commandName: "ckpt",
         abstract: "Convert, quantize, verify and catalogue machine-learning checkpoints.",
         subcommands: [
-            Inspect.self, Convert.self, List.self, Show.self, Add.self, Scan.self, Rm.self,
+            Inspect.self, Convert.self, Tokenize.self, List.self, Show.self, Add.self, Scan.self, Rm.self,
             LineageCommand.self, Check.self, Dupes.self,
         ])
 

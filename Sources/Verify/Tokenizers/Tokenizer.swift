@@ -1,3 +1,4 @@
+import Foundation
 import Formats
 
 /// Text ↔ token ids, with the ids the reference tokenizer gives.
@@ -58,5 +59,17 @@ public enum Tokenizers {
     /// The tokenizer of a model directory (its `tokenizer.json`).
     public static func load(modelDirectory path: String) throws(FormatError) -> any Tokenizer {
         try load(tokenizerJSON: path + "/tokenizer.json")
+    }
+
+    /// The tokenizer of any model ckpt reads (cli.md `ckpt tokenize MODEL`): a model
+    /// directory's `tokenizer.json`, a `tokenizer.json` itself, or a GGUF's embedded vocabulary.
+    public static func load(model path: String) throws(FormatError) -> any Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FormatError(.io("no such file or directory"), file: path)
+        }
+        if isDirectory.boolValue { return try load(modelDirectory: path) }
+        if path.hasSuffix(".json") { return try load(tokenizerJSON: path) }
+        return try load(gguf: GGUFFile(path: path))
     }
 }
