@@ -9,15 +9,22 @@ rm -rf "$out"; mkdir -p "$out"
 smol=$models/smollm2-135m-instruct-q4_1.gguf
 minilm=$models/all-minilm-l6-v2
 
+export CKPT_CATALOG=$out/catalog.sqlite
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# Runs a step and shows the first N lines of its output.
+stepn() { local n=$1; shift; printf '\n\033[1m$ %s | head -n %s\033[0m\n' "$*" "$n"; "$@" > "$out/.step"; head -n "$n" "$out/.step"; echo "  …"; }
 
-step "$ckpt" inspect "$smol" | head -n 40
-echo "  …"
+stepn 45 "$ckpt" inspect "$smol"
 step "$ckpt" convert "$smol" "$out/smollm2-135m.safetensors" --dtype bf16
-step "$ckpt" inspect "$out/smollm2-135m.safetensors" | head -n 12
+stepn 8 "$ckpt" inspect "$out/smollm2-135m.safetensors"
+step "$ckpt" convert "$smol" "$out/smollm2-135m-q4_k_m.gguf" --gguf-type Q4_K_M
+step "$ckpt" convert "$smol" "$out/smollm2-135m-mlx-q4.safetensors" --bits 4 --group-size 32
 step "$ckpt" convert "$minilm" "$out/minilm-f16.gguf" --dtype f16
-step "$ckpt" inspect "$out/minilm-f16.gguf" | head -n 12
+stepn 8 "$ckpt" inspect "$out/minilm-f16.gguf"
 step "$ckpt" convert "$out/minilm-f16.gguf" "$out/minilm.npz" --dtype f32
+step "$ckpt" tokenize "$smol" --text "Hello from ckpt!"
+step "$ckpt" list
+step "$ckpt" lineage 1
 
 if [ -x "${CKPT_PYTHON:-}" ]; then
   printf '\n\033[1mcross-check with the reference libraries\033[0m\n'
