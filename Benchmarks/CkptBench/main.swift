@@ -25,7 +25,7 @@ func emit(_ name: String, _ fields: [String: Double]) {
     FileHandle.standardOutput.write(Data("{\"bench\": \"\(name)\", \(body)}\n".utf8))
 }
 
-func run(big: String, work: String) throws {
+func run(big: String, work: String, only: String?) throws {
 
 
 // 1. Opening: O(header), whatever the file size.
@@ -34,6 +34,7 @@ let tOpen = try best(3) {
     for _ in 0..<opens { _ = try SafetensorsFile(path: big) }
 } / Double(opens)
 emit("safetensors_open", ["seconds_per_open": tOpen])
+if only == "open" { return }
 
 // 2. Memory-copy bandwidth of this machine (1 GiB, both cores as the pipeline uses them).
 let size = 1 << 30
@@ -99,4 +100,4 @@ guard args.count >= 3 else {
     FileHandle.standardError.write(Data("usage: ckpt-bench BIG.safetensors WORKDIR\n".utf8))
     exit(64)
 }
-try run(big: args[1], work: args[2])
+try run(big: args[1], work: args[2], only: args.count > 3 ? args[3] : nil)
