@@ -54,5 +54,6 @@ let package = Package(
         .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Quantize", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),
     ]
 )

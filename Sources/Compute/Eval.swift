@@ -1,0 +1,76 @@
+import Formats
+
+/// Which backend runs a graph.
+public enum BackendKind: Sendable, Hashable {
+    /// Fused loops, OpenBLAS sgemm, quantized kernels, all cores.
+    case cpu
+    /// Plain loops accumulating in Double, one op at a time: the oracle for `.cpu`.
+    case reference
+}
+
+/// How to run a graph.
+public struct EvalOptions: Sendable, Hashable {
+    public var backend: BackendKind
+    /// Fuse elementwise chains (and the elementwise input of reductions) into single loops.
+    /// Off, every op is its own kernel: the baseline fusion is measured against.
+    public var fusion: Bool
+    /// Worker threads (nil: all active processors). Results do not depend on it.
+    public var threads: Int?
+
+    public init(backend: BackendKind = .cpu, fusion: Bool = true, threads: Int? = nil) {
+        self.backend = backend
+        self.fusion = fusion
+        self.threads = threads
+    }
+}
+
+/// What an eval did, for tests and benchmarks.
+public struct EvalStats: Sendable, Hashable {
+    /// Kernels launched (a fused chain counts once; views cost none).
+    public var kernels = 0
+    /// Bytes read and written by the kernels (each kernel's inputs and output, once).
+    public var bytesRead = 0
+    public var bytesWritten = 0
+    /// Largest total of intermediate and output buffers alive at once.
+    public var peakBytes = 0
+    /// Sum of all buffers allocated (what peak would be if nothing were freed).
+    public var allocatedBytes = 0
+
+    public var bytesMoved: Int { bytesRead + bytesWritten }
+}
+
+/// A result read back to the host.
+public struct HostArray: Sendable, Hashable {
+    public var shape: [Int]
+    public var dtype: DType
+    /// The values as Float (I32 converted; F16/BF16 exactly widened).
+    public var floats: [Float]
+    /// The values of an I32 result (empty for float results).
+    public var int32s: [Int32]
+}
+
+/// The results of `eval`, in the order asked, with statistics.
+public struct Evaluation: Sendable {
+    public var arrays: [HostArray]
+    public var stats: EvalStats
+}
+
+/// Runs the graphs of `tensors` together (shared subgraphs run once) and reads the results.
+///
+/// - Throws: `ComputeError` for data-dependent failures (a gathered index out of range).
+///
+/// ```swift
+/// let e = try eval([logits.softmax(axis: -1)])
+/// print(e.arrays[0].floats, e.stats.kernels)
+/// ```
+public func eval(_ tensors: [Tensor], options: EvalOptions = EvalOptions()) throws(ComputeError)
+    -> Evaluation
+{
+    switch options.backend {
+    case .reference:
+        return try ReferenceBackend().run(tensors.map(\.node))
+    case .cpu:
+        var exec = CPUExecutor(options: options)
+        return try exec.run(tensors.map(\.node))
+    }
+}
