@@ -54,7 +54,7 @@ public struct Tensor: Sendable {
     }
 
     /// A constant I32 array (indices, token ids).
-    public init(_ values: [Int32], shape: [Int]) throws(ComputeError) {
+    public init(int32s values: [Int32], shape: [Int]) throws(ComputeError) {
         let n = try Self.checkShape(shape, op: "constant")
         guard n == values.count else {
             throw ComputeError(.shape("\(values.count) values for shape \(shape)"), op: "constant")
