@@ -75,10 +75,14 @@ extension CPUExecutor {
                 let (i0, o0) = lines.offsets(line)
                 var best = 0
                 var bv = src[i0]
-                for j in 1..<lines.length where src[i0 + j * lines.inStep] > bv || (bv.isNaN == false && src[i0 + j * lines.inStep].isNaN) {
+                // numpy: the first maximum, or the first NaN.
+                for j in 1..<lines.length {
                     if bv.isNaN { break }
-                    best = j
-                    bv = src[i0 + j * lines.inStep]
+                    let v = src[i0 + j * lines.inStep]
+                    if v > bv || v.isNaN {
+                        best = j
+                        bv = v
+                    }
                 }
                 dst[o0] = Int32(best)
             }
