@@ -27,7 +27,25 @@ struct CPUExecutor {
         var values: [ObjectIdentifier: Value] = [:]
         for node in plan.order where !plan.inlined.contains(node.id) {
             let leaves = plan.leaves[node.id] ?? []
-            let v = try execute(node, plan: plan, values: values)
+            // An elementwise kernel may write into a same-shaped input it reads for the last
+            // time: the buffer is reused instead of a new one being allocated.
+            var donor: Storage? = nil
+            if node.op.isElementwise {
+                for l in leaves where remaining[l.id] == 1 && !outputIDs.contains(l.id)
+                    && l.shape == node.shape && (l.dtype == .i32) == (node.dtype == .i32)
+                {
+                    guard var v = values.removeValue(forKey: l.id) else { continue }
+                    if v.isContiguous && v.offset == 0 && v.storage.elements == node.count
+                        && v.storage.isOwned && isKnownUniquelyReferenced(&v.storage)
+                    {
+                        donor = v.storage
+                    }
+                    values[l.id] = v
+                    if donor != nil { break }
+                }
+            }
+            let v = try execute(node, plan: plan, values: values, reuse: donor)
+            donor = nil
             values[node.id] = v
             for l in leaves {
                 remaining[l.id, default: 1] -= 1
@@ -109,8 +127,9 @@ struct CPUExecutor {
 
     // MARK: dispatch
 
-    mutating func execute(_ node: Node, plan: Schedule, values: [ObjectIdentifier: Value])
-        throws(ComputeError) -> Value
+    mutating func execute(
+        _ node: Node, plan: Schedule, values: [ObjectIdentifier: Value], reuse: Storage?
+    ) throws(ComputeError) -> Value
     {
         func input(_ i: Int) -> Value { values[node.inputs[i].id].unsafelyUnwrapped }
         switch node.op {
@@ -118,7 +137,7 @@ struct CPUExecutor {
             return constant(c, node)
         case .unary, .binary, .select, .cast:
             let program = FusedProgram(root: node, inlined: plan.inlined)
-            return map(program, node, leaves: program.leaves.map { values[$0.id].unsafelyUnwrapped })
+            return map(program, node, leaves: program.leaves.map { values[$0.id].unsafelyUnwrapped }, reuse: reuse)
         case .reduce(let op, let axes):
             let program = FusedProgram(root: node, inlined: plan.inlined)
             return reduce(op, axes, program, node, leaves: program.leaves.map { values[$0.id].unsafelyUnwrapped })
@@ -188,8 +207,12 @@ struct CPUExecutor {
 
     // MARK: fused elementwise and reductions
 
-    mutating func map(_ program: FusedProgram, _ node: Node, leaves: [Value]) -> Value {
-        let out = allocate(node.shape, node.dtype)
+    mutating func map(_ program: FusedProgram, _ node: Node, leaves: [Value], reuse: Storage?) -> Value {
+        // In place is safe: the donor is read at exactly the positions written, each tile
+        // read completely before it is written, and nothing else references the buffer.
+        let out = reuse.map {
+            Value(storage: $0, offset: 0, shape: node.shape, strides: Shape.strides(node.shape), dtype: node.dtype)
+        } ?? allocate(node.shape, node.dtype)
         launched(reading: leaves, writing: out.count)
         let shape = node.shape
         let leafStrides = leaves.map { Shape.broadcastStrides($0.shape, $0.strides, to: shape) }

@@ -72,6 +72,9 @@ public final class Storage: @unchecked Sendable {
         }
     }
 
+    /// Allocated by an eval (not a constant's or a mapped file's memory): may be reused.
+    var isOwned: Bool { tracker != nil }
+
     var floats: UnsafeMutablePointer<Float> { base.assumingMemoryBound(to: Float.self) }
     var ints: UnsafeMutablePointer<Int32> { base.assumingMemoryBound(to: Int32.self) }
 }
