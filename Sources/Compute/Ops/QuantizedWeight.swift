@@ -165,7 +165,7 @@ struct AffineRows: RowDequantizer {
     }
 }
 
-/// GGML legacy 32-element blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (formats-gguf.md §2.4).
+/// GGML block rows (formats-gguf.md §2.4, §2.6): each row is `columns / blockSize` blocks.
 struct GGMLRows: RowDequantizer {
     let type: GGMLType
     let rows: Int
@@ -173,10 +173,8 @@ struct GGMLRows: RowDequantizer {
     let bytes: ByteSlice
     let bytesPerRow: Int
 
-    static let supported: Set<GGMLType> = [.Q4_0, .Q4_1, .Q5_0, .Q5_1, .Q8_0]
-
     init(type: GGMLType, bytes: ByteSlice, rows: Int, columns: Int) throws(ComputeError) {
-        guard Self.supported.contains(type) else {
+        guard GGMLBlocks.supported.contains(type) else {
             throw ComputeError(
                 .unsupported("\(type.name) has no built-in row decoder; pass a RowDequantizer"),
                 op: "quantized_matmul")
@@ -196,49 +194,9 @@ struct GGMLRows: RowDequantizer {
         precondition(row >= 0 && row < rows)
         // In bounds: init checked bytes.count == rows × bytesPerRow.
         let base = bytes.raw.baseAddress.unsafelyUnwrapped + row * bytesPerRow
-        let bpb = type.bytesPerBlock
-        for blk in 0..<(columns / 32) {
-            let p = base + blk * bpb
-            let o = out + blk * 32
-            let d = Scalars.fromHalf(p.loadUnaligned(as: UInt16.self).littleEndian)
-            switch type {
-            case .Q4_0:
-                for j in 0..<16 {
-                    let q = p.load(fromByteOffset: 2 + j, as: UInt8.self)
-                    o[j] = Float(Int(q & 0xF) - 8) * d
-                    o[j + 16] = Float(Int(q >> 4) - 8) * d
-                }
-            case .Q4_1:
-                let m = Scalars.fromHalf(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self).littleEndian)
-                for j in 0..<16 {
-                    let q = p.load(fromByteOffset: 4 + j, as: UInt8.self)
-                    o[j] = Float(q & 0xF) * d + m
-                    o[j + 16] = Float(q >> 4) * d + m
-                }
-            case .Q5_0:
-                let qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian
-                for j in 0..<16 {
-                    let q = p.load(fromByteOffset: 6 + j, as: UInt8.self)
-                    let lo = Int(q & 0xF) | Int((qh >> UInt32(j)) & 1) << 4
-                    let hi = Int(q >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
-                    o[j] = Float(lo - 16) * d
-                    o[j + 16] = Float(hi - 16) * d
-                }
-            case .Q5_1:
-                let m = Scalars.fromHalf(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self).littleEndian)
-                let qh = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
-                for j in 0..<16 {
-                    let q = p.load(fromByteOffset: 8 + j, as: UInt8.self)
-                    let lo = Int(q & 0xF) | Int((qh >> UInt32(j)) & 1) << 4
-                    let hi = Int(q >> 4) | Int((qh >> UInt32(j + 16)) & 1) << 4
-                    o[j] = Float(lo) * d + m
-                    o[j + 16] = Float(hi) * d + m
-                }
-            case .Q8_0:
-                for j in 0..<32 { o[j] = Float(p.load(fromByteOffset: 2 + j, as: Int8.self)) * d }
-            default:
-                preconditionFailure("init admits only supported types")
-            }
+        let (bpb, bs) = (type.bytesPerBlock, type.blockSize)
+        for blk in 0..<(columns / bs) {
+            GGMLBlocks.decode(type, base + blk * bpb, out + blk * bs)
         }
     }
 }
