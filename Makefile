@@ -37,5 +37,9 @@ fixtures: python
 	cache/venv/bin/pip install -q torch transformers
 	for f in Tests/fixtures/make_*.py; do echo "== $$f"; cache/venv/bin/python $$f || exit 1; done
 
+bench: system
+	$(SWIFT) build -c release --product compute-bench
+	.build/release/compute-bench
+
 clean:
 	rm -rf .build

@@ -49,6 +49,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .executableTarget(
+            name: "compute-bench", dependencies: ["Compute", "Formats", "COpenBLAS"],
+            path: "Benchmarks/ComputeBench"),
+
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),

@@ -21,6 +21,17 @@ struct ElementwiseTests {
         try expectMatchesReference(c)
     }
 
+    @Test("exp and SiLU stay accurate at the edges of the float range")
+    func expEdges() throws {
+        let x = try Tensor([-200, -100, -87.4, -20, -1e-7, 0, 1, 20, 88.5, 88.72, 88.8, .infinity, -.infinity, .nan],
+                           shape: [14])
+        let e = try expectMatchesReference(try x.exp(), rtol: 3e-7, atol: 1e-37)
+        #expect(e[11] == .infinity && e[12] == 0 && e[13].isNaN && e[5] == 1)
+        #expect(e[9].isFinite && e[10] == .infinity)
+        let s = try expectMatchesReference(try x.silu(), rtol: 3e-7, atol: 1e-37)
+        #expect(s[0] == 0 && s[7] == 20 && s[11] == .infinity)
+    }
+
     @Test("broadcast shapes follow numpy, and mismatches throw")
     func broadcastShapes() throws {
         let a = try randn([7, 1, 33], seed: 1), b = try randn([5, 33], seed: 2)

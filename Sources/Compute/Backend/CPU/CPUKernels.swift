@@ -105,11 +105,9 @@ extension CPUExecutor {
                     row[j] = src[i0 + j * lines.inStep]
                     m = Swift.max(m, row[j])
                 }
+                VectorMath.expShifted(row, row, len, m)
                 var s: Float = 0
-                for j in 0..<len {
-                    row[j] = expf(row[j] - m)
-                    s += row[j]
-                }
+                for j in 0..<len { s += row[j] }
                 let inv = 1 / s
                 for j in 0..<len { dst[o0 + j * lines.outStep] = row[j] * inv }
             }
@@ -317,11 +315,9 @@ extension CPUExecutor {
                     w[j] = dot(qr, kp + kvBase + j * d, d) * spec.scale
                     m = Swift.max(m, w[j])
                 }
+                VectorMath.expShifted(w, w, keys, m)
                 var sum: Float = 0
-                for j in 0..<keys {
-                    w[j] = expf(w[j] - m)
-                    sum += w[j]
-                }
+                for j in 0..<keys { sum += w[j] }
                 o.update(repeating: 0, count: d)
                 for j in 0..<keys {
                     let wj = w[j], vr = vp + kvBase + j * d

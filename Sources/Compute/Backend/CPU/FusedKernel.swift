@@ -99,7 +99,7 @@ enum TileMath {
     static func unary(_ op: UnaryOp, _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int) {
         switch op {
         case .neg: for i in 0..<n { d[i] = -a[i] }
-        case .exp: for i in 0..<n { d[i] = expf(a[i]) }
+        case .exp: VectorMath.exp(d, a, n)
         case .log: for i in 0..<n { d[i] = logf(a[i]) }
         case .sqrt: for i in 0..<n { d[i] = a[i].squareRoot() }
         case .rsqrt: for i in 0..<n { d[i] = 1 / a[i].squareRoot() }
@@ -107,8 +107,8 @@ enum TileMath {
         case .erf: for i in 0..<n { d[i] = erff(a[i]) }
         case .abs: for i in 0..<n { d[i] = Swift.abs(a[i]) }
         case .square: for i in 0..<n { d[i] = a[i] * a[i] }
-        case .silu: for i in 0..<n { d[i] = a[i] / (1 + expf(-a[i])) }
-        case .sigmoid: for i in 0..<n { d[i] = 1 / (1 + expf(-a[i])) }
+        case .silu: VectorMath.silu(d, a, n)
+        case .sigmoid: VectorMath.sigmoid(d, a, n)
         case .geluErf:
             for i in 0..<n { d[i] = 0.5 * a[i] * (1 + erff(a[i] * 0.70710678118654752)) }
         case .geluTanh:
