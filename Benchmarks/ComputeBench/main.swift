@@ -10,9 +10,9 @@ import Compute
 import Formats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 func now() -> Double {
@@ -64,14 +64,18 @@ func gemm() throws {
             av.withUnsafeBufferPointer { ap in
                 bv.withUnsafeBufferPointer { bp in
                     c.withUnsafeMutableBufferPointer { cp in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
-                                    1, ap.baseAddress, Int32(n), bp.baseAddress, Int32(n), 0, cp.baseAddress, Int32(n))
+                        cblas_sgemm(
+                            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
+                            1, ap.baseAddress, Int32(n), bp.baseAddress, Int32(n), 0,
+                            cp.baseAddress, Int32(n))
                     }
                 }
             }
         }
-        line([("bench", "gemm"), ("n", n), ("engine_s", engine), ("cblas_s", direct),
-              ("gflops", 2 * Double(n * n) * Double(n) / engine / 1e9), ("ratio", direct / engine)])
+        line([
+            ("bench", "gemm"), ("n", n), ("engine_s", engine), ("cblas_s", direct),
+            ("gflops", 2 * Double(n * n) * Double(n) / engine / 1e9), ("ratio", direct / engine),
+        ])
     }
 }
 
@@ -87,10 +91,13 @@ func fusion() throws {
         let unfusedStats = try eval([y], options: EvalOptions(fusion: false)).stats
         let fused = try best(5) { _ = try eval([y]) }
         let unfused = try best(5) { _ = try eval([y], options: EvalOptions(fusion: false)) }
-        line([("bench", "fusion"), ("shape", "\(rows)x\(dim)"), ("fused_s", fused), ("unfused_s", unfused),
-              ("fused_kernels", fusedStats.kernels), ("unfused_kernels", unfusedStats.kernels),
-              ("fused_bytes", fusedStats.bytesMoved), ("unfused_bytes", unfusedStats.bytesMoved),
-              ("speedup", unfused / fused)])
+        line([
+            ("bench", "fusion"), ("shape", "\(rows)x\(dim)"), ("fused_s", fused),
+            ("unfused_s", unfused),
+            ("fused_kernels", fusedStats.kernels), ("unfused_kernels", unfusedStats.kernels),
+            ("fused_bytes", fusedStats.bytesMoved), ("unfused_bytes", unfusedStats.bytesMoved),
+            ("speedup", unfused / fused),
+        ])
     }
 }
 
@@ -98,7 +105,8 @@ func q4Matvec() throws {
     let (rows, cols, group) = (16384, 8192, 64)
     let packedBytes = rows * cols / 2
     let groups = rows * cols / group
-    let packed = ByteBuffer(copying: (0..<packedBytes).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) })
+    let packed = ByteBuffer(
+        copying: (0..<packedBytes).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) })
     let scales = ByteBuffer(copying: (0..<(2 * groups)).map { $0 % 2 == 0 ? 0 : 0x1c })
     let biases = ByteBuffer(copying: (0..<(2 * groups)).map { $0 % 2 == 0 ? 0 : 0x9c })
     let w = try QuantizedWeight.affine(
@@ -118,8 +126,11 @@ func q4Matvec() throws {
     src.deallocate()
     dst.deallocate()
     let gbs = total / t / 1e9, memGBs = Double(n) / copy / 1e9
-    line([("bench", "q4_matvec"), ("rows", rows), ("cols", cols), ("seconds", t), ("packed_gb_s", gbs),
-          ("memcpy_read_gb_s", memGBs), ("ratio", gbs / memGBs)])
+    line([
+        ("bench", "q4_matvec"), ("rows", rows), ("cols", cols), ("seconds", t),
+        ("packed_gb_s", gbs),
+        ("memcpy_read_gb_s", memGBs), ("ratio", gbs / memGBs),
+    ])
 }
 
 /// A LLaMA-style block (SmolLM2-135M sizes: hidden 576, 9 heads, 3 kv heads, ffn 1536),
@@ -130,7 +141,8 @@ func block() throws {
     func w(_ r: Int, _ c: Int, _ seed: UInt64) throws -> Tensor {
         try Tensor(random(r * c, seed: seed).map { $0 * 0.04 }, shape: [r, c])
     }
-    let wq = try w(hidden, hidden, 1), wk = try w(kv * hd, hidden, 2), wv = try w(kv * hd, hidden, 3)
+    let wq = try w(hidden, hidden, 1), wk = try w(kv * hd, hidden, 2),
+        wv = try w(kv * hd, hidden, 3)
     let wo = try w(hidden, hidden, 4), w1 = try w(ffn, hidden, 5), w3 = try w(ffn, hidden, 6)
     let w2 = try w(hidden, ffn, 7)
     let n1 = try Tensor([Float](repeating: 1, count: hidden), shape: [hidden])
@@ -143,7 +155,8 @@ func block() throws {
     let k = try project(wk, kv).rope(layout: .halfSplit)
     let v = try project(wv, kv)
     let a = try Tensor.attention(q: q, k: k, v: v, causal: true)
-    let x2 = try x + (try a.transposed([0, 2, 1, 3]).reshape([t, hidden]).matmul(try wo.transposed()))
+    let x2 =
+        try x + (try a.transposed([0, 2, 1, 3]).reshape([t, hidden]).matmul(try wo.transposed()))
     let m = try x2.rmsNorm(weight: n1, eps: 1e-5)
     let gate = try m.matmul(try w1.transposed()).silu() * m.matmul(try w3.transposed())
     let y = try x2 + gate.matmul(try w2.transposed())
@@ -152,8 +165,12 @@ func block() throws {
     let stats = try eval([y], options: opts).stats
     let seconds = try best(10) { _ = try eval([y], options: opts) }
     openblas_set_num_threads(Int32(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-    line([("bench", "llama_block"), ("hidden", hidden), ("tokens", t), ("threads", 2), ("seconds", seconds),
-          ("kernels", stats.kernels), ("peak_bytes", stats.peakBytes), ("allocated_bytes", stats.allocatedBytes)])
+    line([
+        ("bench", "llama_block"), ("hidden", hidden), ("tokens", t), ("threads", 2),
+        ("seconds", seconds),
+        ("kernels", stats.kernels), ("peak_bytes", stats.peakBytes),
+        ("allocated_bytes", stats.allocatedBytes),
+    ])
 }
 
 let which = CommandLine.arguments.dropFirst()

@@ -8,7 +8,8 @@ struct TinyBlock {
     let wq: Tensor, wk: Tensor, wv: Tensor, wo: Tensor, w1: Tensor, w2: Tensor, w3: Tensor
     let n1: Tensor, n2: Tensor
 
-    init(hidden: Int = 64, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 96, seed: UInt64 = 1) throws {
+    init(hidden: Int = 64, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 96, seed: UInt64 = 1) throws
+    {
         self.hidden = hidden
         self.heads = heads
         self.kvHeads = kvHeads

@@ -4,16 +4,22 @@ import Testing
 
 @Suite("Compute elementwise")
 struct ElementwiseTests {
-    @Test("unary ops match the reference at odd sizes",
-          arguments: UnaryOp.allCases, [1, 7, 33, 4097])
+    @Test(
+        "unary ops match the reference at odd sizes",
+        arguments: UnaryOp.allCases, [1, 7, 33, 4097])
     func unary(op: UnaryOp, n: Int) throws {
         let lo: Float = (op == .log || op == .sqrt || op == .rsqrt) ? 0.1 : -3
         let x = try randn([n], seed: UInt64(n), lo: lo, hi: 3)
         try expectMatchesReference(try x.unary(op), rtol: 3e-6, atol: 1e-6)
     }
 
-    @Test("binary ops broadcast like numpy",
-          arguments: BinaryOp.allCases, [([7, 1, 33], [33]), ([1], [4097]), ([7, 1], [1, 7]), ([], [2, 3]), ([3, 1, 5], [4, 1])])
+    @Test(
+        "binary ops broadcast like numpy",
+        arguments: BinaryOp.allCases,
+        [
+            ([7, 1, 33], [33]), ([1], [4097]), ([7, 1], [1, 7]), ([], [2, 3]),
+            ([3, 1, 5], [4, 1]),
+        ])
     func binary(op: BinaryOp, shapes: ([Int], [Int])) throws {
         let a = try randn(shapes.0, seed: 1, lo: 0.5, hi: 2)
         let b = try randn(shapes.1, seed: 2, lo: 0.5, hi: 2)
@@ -23,8 +29,12 @@ struct ElementwiseTests {
 
     @Test("exp and SiLU stay accurate at the edges of the float range")
     func expEdges() throws {
-        let x = try Tensor([-200, -100, -87.4, -20, -1e-7, 0, 1, 20, 88.5, 88.72, 88.8, .infinity, -.infinity, .nan],
-                           shape: [14])
+        let x = try Tensor(
+            [
+                -200, -100, -87.4, -20, -1e-7, 0, 1, 20, 88.5, 88.72, 88.8, .infinity, -.infinity,
+                .nan,
+            ],
+            shape: [14])
         let e = try expectMatchesReference(try x.exp(), rtol: 3e-7, atol: 1e-37)
         #expect(e[11] == .infinity && e[12] == 0 && e[13].isNaN && e[5] == 1)
         #expect(e[9].isFinite && e[10] == .infinity)
@@ -52,14 +62,14 @@ struct ElementwiseTests {
     @Test("non-contiguous views feed elementwise ops without copies")
     func views() throws {
         let x = try randn([6, 33], seed: 5)
-        let t = try x.transposed()                                // [33, 6], strided
-        let s = try x.slice(axis: 1, start: 1, end: 30, step: 3)   // [6, 10]
+        let t = try x.transposed()  // [33, 6], strided
+        let s = try x.slice(axis: 1, start: 1, end: 30, step: 3)  // [6, 10]
         let b = try randn([6, 1], seed: 6).broadcast(to: [6, 10])
         let r1 = try expectMatchesReference(try t.exp() * 2)
         let r2 = try expectMatchesReference(try s + b)
         // Check a few values by hand against the contiguous source.
         let xs = try x.floats()
-        #expect(r1[1 * 6 + 4] == Compute_expf(xs[4 * 33 + 1]) * 2)
+        #expect(r1[1 * 6 + 4] == libmExp(xs[4 * 33 + 1]) * 2)
         let bs = try randn([6, 1], seed: 6).floats()
         #expect(r2[2 * 10 + 3] == xs[2 * 33 + 1 + 3 * 3] + bs[2])
         let e = try eval([try t.exp()])
@@ -85,7 +95,8 @@ struct ElementwiseTests {
         #expect(b[0] == 1)
         #expect(b[2] == 65536)
         // An F16 sum rounds its result: 2048 + 1 is not representable in F16.
-        let x = try Tensor([2048], shape: [1], dtype: .f16), one = try Tensor([1], shape: [1], dtype: .f16)
+        let x = try Tensor([2048], shape: [1], dtype: .f16),
+            one = try Tensor([1], shape: [1], dtype: .f16)
         #expect(try (x + one).floats() == [2048])
         #expect(try (x + one).dtype == .f16)
         #expect(try (x.cast(.f32) + one).floats() == [2049])
@@ -120,6 +131,6 @@ struct ElementwiseTests {
 }
 
 #if canImport(Glibc)
-import Glibc
-func Compute_expf(_ x: Float) -> Float { expf(x) }
+    import Glibc
+    func libmExp(_ x: Float) -> Float { expf(x) }
 #endif

@@ -72,10 +72,10 @@ struct FusionTests {
     @Test("an elementwise kernel reuses the buffer of an input it reads last")
     func inPlace() throws {
         let a = try randn([64, 64], seed: 1), b = try randn([64, 64], seed: 2)
-        let m = try a.matmul(b)                   // a stored intermediate
+        let m = try a.matmul(b)  // a stored intermediate
         let y = try (m.silu() * 2).softmax(axis: -1)
         let e = try eval([y])
-        #expect(e.stats.allocatedBytes == 2 * 64 * 64 * 4)   // matmul and softmax outputs only
+        #expect(e.stats.allocatedBytes == 2 * 64 * 64 * 4)  // matmul and softmax outputs only
         try expectMatchesReference(y, rtol: 1e-4, atol: 1e-6)
     }
 

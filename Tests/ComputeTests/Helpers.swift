@@ -22,7 +22,9 @@ struct Rand {
     }
 }
 
-func randn(_ shape: [Int], seed: UInt64, lo: Float = -1, hi: Float = 1, dtype: DType = .f32) throws -> Tensor {
+func randn(_ shape: [Int], seed: UInt64, lo: Float = -1, hi: Float = 1, dtype: DType = .f32) throws
+    -> Tensor
+{
     var r = Rand(seed)
     return try Tensor(r.floats(shape.reduce(1, *), lo, hi), shape: shape, dtype: dtype)
 }
@@ -43,7 +45,8 @@ func closeness(_ a: [Float], _ b: [Float], rtol: Float, atol: Float) -> Float {
 /// Evaluates `t` on both backends and expects the CPU result within tolerance of the oracle.
 @discardableResult
 func expectMatchesReference(
-    _ t: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6, sourceLocation: SourceLocation = #_sourceLocation
+    _ t: Tensor, rtol: Float = 1e-5, atol: Float = 1e-6,
+    sourceLocation: SourceLocation = #_sourceLocation
 ) throws -> [Float] {
     let cpu = try eval([t]).arrays[0]
     let ref = try eval([t], options: EvalOptions(backend: .reference)).arrays[0]

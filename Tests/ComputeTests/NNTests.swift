@@ -4,23 +4,31 @@ import Testing
 
 @Suite("Compute transformer ops")
 struct NNTests {
-    @Test("RMSNorm and LayerNorm match the reference", arguments: [[1, 1], [7, 33], [2, 3, 4097]])
+    @Test(
+        "RMSNorm and LayerNorm match the reference", arguments: [[1, 1], [7, 33], [2, 3, 4097]])
     func norms(shape: [Int]) throws {
         let x = try randn(shape, seed: 1, lo: -3, hi: 3)
         let w = try randn([shape.last ?? 1], seed: 2), b = try randn([shape.last ?? 1], seed: 3)
         try expectMatchesReference(try x.rmsNorm(weight: w, eps: 1e-5), rtol: 1e-5, atol: 1e-5)
-        try expectMatchesReference(try x.layerNorm(weight: w, bias: b, eps: 1e-5), rtol: 1e-4, atol: 1e-5)
+        try expectMatchesReference(
+            try x.layerNorm(weight: w, bias: b, eps: 1e-5), rtol: 1e-4, atol: 1e-5)
         // The fused op equals the chain it names.
         let chain = try x * (try (try (x * x).mean(axes: [-1], keepDims: true) + 1e-5).rsqrt()) * w
-        let c = closeness(try x.rmsNorm(weight: w, eps: 1e-5).floats(), try chain.floats(), rtol: 1e-5, atol: 1e-6)
+        let c = closeness(
+            try x.rmsNorm(weight: w, eps: 1e-5).floats(), try chain.floats(), rtol: 1e-5, atol: 1e-6
+        )
         #expect(c <= 1)
     }
 
-    @Test("rotary embedding, interleaved and half-split", arguments: [RopeLayout.interleaved, .halfSplit])
+    @Test(
+        "rotary embedding, interleaved and half-split",
+        arguments: [RopeLayout.interleaved, .halfSplit])
     func rope(layout: RopeLayout) throws {
         let x = try randn([1, 2, 7, 8], seed: 4)
-        try expectMatchesReference(try x.rope(base: 10000, layout: layout, offset: 3), rtol: 1e-5, atol: 1e-5)
-        try expectMatchesReference(try x.rope(base: 500, layout: layout, dims: 4), rtol: 1e-5, atol: 1e-5)
+        try expectMatchesReference(
+            try x.rope(base: 10000, layout: layout, offset: 3), rtol: 1e-5, atol: 1e-5)
+        try expectMatchesReference(
+            try x.rope(base: 500, layout: layout, dims: 4), rtol: 1e-5, atol: 1e-5)
         // Position 0 is the identity.
         let first = try x.slice(axis: 2, start: 0, end: 1)
         #expect(try first.rope(layout: layout).floats() == first.floats())
@@ -28,8 +36,11 @@ struct NNTests {
         #expect(throws: ComputeError.self) { try x.rope(layout: layout, dims: 3) }
     }
 
-    @Test("attention: causal, grouped-query, queries at the end of the keys",
-          arguments: [(4, 2, 7, 7, true), (4, 1, 3, 9, true), (2, 2, 5, 5, false), (2, 2, 1, 33, true)])
+    @Test(
+        "attention: causal, grouped-query, queries at the end of the keys",
+        arguments: [
+            (4, 2, 7, 7, true), (4, 1, 3, 9, true), (2, 2, 5, 5, false), (2, 2, 1, 33, true),
+        ])
     func attention(hq: Int, hkv: Int, t: Int, s: Int, causal: Bool) throws {
         let q = try randn([2, hq, t, 8], seed: 1), k = try randn([2, hkv, s, 8], seed: 2)
         let v = try randn([2, hkv, s, 8], seed: 3)
@@ -46,7 +57,11 @@ struct NNTests {
             let composed = try scores.softmax(axis: -1).matmul(v)
             #expect(closeness(try o.floats(), try composed.floats(), rtol: 1e-4, atol: 1e-5) <= 1)
         }
-        #expect(throws: ComputeError.self) { try Tensor.attention(q: q, k: try randn([2, 3, s, 8], seed: 1), v: try randn([2, 3, s, 8], seed: 1), causal: causal) }
+        #expect(throws: ComputeError.self) {
+            try Tensor.attention(
+                q: q, k: try randn([2, 3, s, 8], seed: 1), v: try randn([2, 3, s, 8], seed: 1),
+                causal: causal)
+        }
     }
 
     @Test("GELU and SiLU known values")

@@ -24,8 +24,9 @@ struct FixtureCase: Sendable, CustomStringConvertible {
         else { return [] }
         func array(_ d: Any?) -> Array {
             let d = d as? [String: Any] ?? [:]
-            return Array(file: d["file"] as? String ?? "", shape: d["shape"] as? [Int] ?? [],
-                         dtype: d["dtype"] as? String ?? "F32")
+            return Array(
+                file: d["file"] as? String ?? "", shape: d["shape"] as? [Int] ?? [],
+                dtype: d["dtype"] as? String ?? "F32")
         }
         return list.map { c in
             FixtureCase(
@@ -65,7 +66,8 @@ struct FixtureCase: Sendable, CustomStringConvertible {
             return try x[0].rope(base: p("base"), layout: .interleaved, offset: Int(p("offset")))
         case "rope_half_split":
             return try x[0].rope(base: p("base"), layout: .halfSplit, offset: Int(p("offset")))
-        case "attention_gqa_causal": return try Tensor.attention(q: x[0], k: x[1], v: x[2], causal: true)
+        case "attention_gqa_causal":
+            return try Tensor.attention(q: x[0], k: x[1], v: x[2], causal: true)
         case "take_rows": return try x[0].take(x[1], axis: 0)
         case "cast_f16": return try x[0].cast(.f16)
         case "cast_bf16": return try x[0].cast(.bf16)
@@ -80,7 +82,9 @@ struct NumpyFixtureTests {
         #expect(FixtureCase.all().count == 24)
     }
 
-    @Test("each op matches numpy on both backends", arguments: FixtureCase.all(), [BackendKind.cpu, .reference])
+    @Test(
+        "each op matches numpy on both backends", arguments: FixtureCase.all(),
+        [BackendKind.cpu, .reference])
     func matches(c: FixtureCase, backend: BackendKind) throws {
         let t = try c.graph()
         #expect(t.shape == c.output.shape)

@@ -25,7 +25,8 @@ struct AffineCase: Sendable, CustomStringConvertible {
                 withUnsafeBytes(of: h.bitPattern.littleEndian) { out += $0 }
                 return Float(h)
             case .bf16:
-                let b = UInt16(truncatingIfNeeded: v.bitPattern >> 16)  // exact: v has ≤ 8 significant bits below
+                // Exact: the test's scales and biases have few significant bits.
+                let b = UInt16(truncatingIfNeeded: v.bitPattern >> 16)
                 withUnsafeBytes(of: b.littleEndian) { out += $0 }
                 return Float(bitPattern: UInt32(b) << 16)
             default:
@@ -71,12 +72,17 @@ func transpose(_ a: [Float], rows: Int, cols: Int) -> [Float] {
 
 @Suite("Compute quantized matmul")
 struct QuantizedTests {
-    static let affineCases: [AffineCase] = [2, 3, 4, 5, 6, 8].flatMap { bits in
-        [AffineCase(bits: bits, group: 64, scaleDType: .f16), AffineCase(bits: bits, group: 32, scaleDType: .bf16)]
-    } + [AffineCase(bits: 4, group: 128, scaleDType: .f32)]
+    static let affineCases: [AffineCase] =
+        [2, 3, 4, 5, 6, 8].flatMap { bits in
+            [
+                AffineCase(bits: bits, group: 64, scaleDType: .f16),
+                AffineCase(bits: bits, group: 32, scaleDType: .bf16),
+            ]
+        } + [AffineCase(bits: 4, group: 128, scaleDType: .f32)]
 
-    @Test("MLX affine weights decode exactly and multiply like dequantize-then-matmul",
-          arguments: affineCases, [1, 3, 7])
+    @Test(
+        "MLX affine weights decode exactly and multiply like dequantize-then-matmul",
+        arguments: affineCases, [1, 3, 7])
     func affine(c: AffineCase, m: Int) throws {
         let (rows, cols) = (33, 256)
         let (w, deq) = try c.make(rows: rows, cols: cols, seed: UInt64(c.bits * 100 + c.group))
@@ -98,22 +104,27 @@ struct QuantizedTests {
         var description: String { type }
 
         static func all() -> [GGMLFixture] {
-            guard let d = FileManager.default.contents(atPath: TestPaths.fixture("compute_quant/manifest.json")),
+            guard
+                let d = FileManager.default.contents(
+                    atPath: TestPaths.fixture("compute_quant/manifest.json")),
                 let list = try? JSONSerialization.jsonObject(with: d) as? [[String: Any]]
             else { return [] }
             return list.map {
-                GGMLFixture(type: $0["type"] as? String ?? "", rows: $0["rows"] as? Int ?? 0,
-                            columns: $0["columns"] as? Int ?? 0)
+                GGMLFixture(
+                    type: $0["type"] as? String ?? "", rows: $0["rows"] as? Int ?? 0,
+                    columns: $0["columns"] as? Int ?? 0)
             }
         }
     }
 
-    @Test("GGML blocks decode like gguf-py and multiply like dequantize-then-matmul",
-          arguments: GGMLFixture.all())
+    @Test(
+        "GGML blocks decode like gguf-py and multiply like dequantize-then-matmul",
+        arguments: GGMLFixture.all())
     func ggml(f: GGMLFixture) throws {
         let type = try #require(GGMLType(name: f.type))
         let blocks = try ByteBuffer(mapping: TestPaths.fixture("compute_quant/\(f.type).blocks"))
-        let deqBytes = try ByteBuffer(mapping: TestPaths.fixture("compute_quant/\(f.type).dequant.f32"))
+        let deqBytes = try ByteBuffer(
+            mapping: TestPaths.fixture("compute_quant/\(f.type).dequant.f32"))
         let deq = try Tensor(bytes: deqBytes.all, dtype: .f32, shape: [f.rows, f.columns])
         let w = try QuantizedWeight.ggml(type, bytes: blocks.all, rows: f.rows, columns: f.columns)
         let want = transpose(try deq.floats(), rows: f.rows, cols: f.columns)
@@ -153,20 +164,30 @@ struct QuantizedTests {
     @Test("bad packed sizes and unsupported types throw before anything runs")
     func hostile() throws {
         let b = ByteBuffer(copying: [UInt8](repeating: 0, count: 18 * 4))
-        #expect(throws: ComputeError.self) { try QuantizedWeight.ggml(.Q4_0, bytes: b.all, rows: 3, columns: 32) }
-        #expect(throws: ComputeError.self) { try QuantizedWeight.ggml(.Q4_0, bytes: b.all, rows: 2, columns: 48) }
-        #expect(throws: ComputeError.self) { try QuantizedWeight.ggml(.Q2_K, bytes: b.all, rows: 1, columns: 256) }
-        #expect(throws: ComputeError.self) { try QuantizedWeight.ggml(.Q4_0, bytes: b.all, rows: Int.max / 2, columns: 64) }
+        #expect(throws: ComputeError.self) {
+            try QuantizedWeight.ggml(.Q4_0, bytes: b.all, rows: 3, columns: 32)
+        }
+        #expect(throws: ComputeError.self) {
+            try QuantizedWeight.ggml(.Q4_0, bytes: b.all, rows: 2, columns: 48)
+        }
+        #expect(throws: ComputeError.self) {
+            try QuantizedWeight.ggml(.Q2_K, bytes: b.all, rows: 1, columns: 256)
+        }
+        #expect(throws: ComputeError.self) {
+            try QuantizedWeight.ggml(.Q4_0, bytes: b.all, rows: Int.max / 2, columns: 64)
+        }
         let ok = try QuantizedWeight.ggml(.Q4_0, bytes: b.all, rows: 4, columns: 32)
         #expect(throws: ComputeError.self) { try randn([2, 31], seed: 1).quantizedMatmul(ok) }
         let s = ByteBuffer(copying: [UInt8](repeating: 0, count: 4))
         #expect(throws: ComputeError.self) {
-            try QuantizedWeight.affine(packed: b.all, scales: s.all, biases: s.all, scaleDType: .f16,
-                                       rows: 1, columns: 64, bits: 7, groupSize: 64)
+            try QuantizedWeight.affine(
+                packed: b.all, scales: s.all, biases: s.all, scaleDType: .f16,
+                rows: 1, columns: 64, bits: 7, groupSize: 64)
         }
         #expect(throws: ComputeError.self) {
-            try QuantizedWeight.affine(packed: b.all, scales: s.all, biases: s.all, scaleDType: .f16,
-                                       rows: 2, columns: 64, bits: 4, groupSize: 64)
+            try QuantizedWeight.affine(
+                packed: b.all, scales: s.all, biases: s.all, scaleDType: .f16,
+                rows: 2, columns: 64, bits: 4, groupSize: 64)
         }
     }
 }

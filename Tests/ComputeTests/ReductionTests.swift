@@ -47,11 +47,16 @@ struct ReductionTests {
         #expect(try x.argmax(axis: 1).int32s() == [1, 0])
         #expect(try x.argmax(axis: 0).int32s() == [1, 1, 0, 1])
         let r = try randn([7, 33], seed: 8)
-        #expect(try r.argmax(axis: -1).int32s()
-                == eval([try r.argmax(axis: -1)], options: EvalOptions(backend: .reference)).arrays[0].int32s)
+        #expect(
+            try r.argmax(axis: -1).int32s()
+                == eval([try r.argmax(axis: -1)], options: EvalOptions(backend: .reference)).arrays[
+                    0
+                ].int32s)
     }
 
-    @Test("softmax along any axis, also of views", arguments: [([7, 33], -1), ([7, 33], 0), ([1], 0), ([2, 4097], 1)])
+    @Test(
+        "softmax along any axis, also of views",
+        arguments: [([7, 33], -1), ([7, 33], 0), ([1], 0), ([2, 4097], 1)])
     func softmax(c: ([Int], Int)) throws {
         let x = try randn(c.0, seed: 11, lo: -10, hi: 10)
         let r = try expectMatchesReference(try x.softmax(axis: c.1))

@@ -51,7 +51,9 @@ struct Schedule {
         if fusion {
             for n in order where n.op.isElementwise && uses[n.id] == 1 {
                 guard let c = consumer[n.id] else { continue }
-                if (c.op.isElementwise && c.shape == n.shape) || { if case .reduce = c.op { true } else { false } }() {
+                if (c.op.isElementwise && c.shape == n.shape)
+                    || { if case .reduce = c.op { true } else { false } }()
+                {
                     inlined.insert(n.id)
                 }
             }

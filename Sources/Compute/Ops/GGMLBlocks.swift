@@ -16,7 +16,9 @@ enum GGMLBlocks {
     }
 
     @inline(__always)
-    static func byte(_ p: UnsafeRawPointer, _ at: Int) -> UInt8 { p.load(fromByteOffset: at, as: UInt8.self) }
+    static func byte(_ p: UnsafeRawPointer, _ at: Int) -> UInt8 {
+        p.load(fromByteOffset: at, as: UInt8.self)
+    }
 
     /// get_scale_min_k4: 6-bit scale and min of sub-block `j` from the 12 packed bytes at `s`.
     @inline(__always)

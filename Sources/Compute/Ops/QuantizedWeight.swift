@@ -71,7 +71,8 @@ func checkedBytes(_ rows: Int, _ perRow: Int, _ count: Int, _ what: String) thro
     let (n, o) = rows.multipliedReportingOverflow(by: perRow)
     guard rows >= 0, perRow >= 0, !o, n == count else {
         throw ComputeError(
-            .shape("\(what): \(count) bytes, expected \(rows) rows × \(perRow)"), op: "quantized_matmul")
+            .shape("\(what): \(count) bytes, expected \(rows) rows × \(perRow)"),
+            op: "quantized_matmul")
     }
 }
 
@@ -99,7 +100,8 @@ struct AffineRows: RowDequantizer {
         guard [1, 2, 3, 4, 5, 6, 8].contains(bits) else {
             throw ComputeError(.unsupported("affine bits \(bits)"), op: op)
         }
-        guard groupSize > 0, columns > 0, columns % groupSize == 0, (groupSize * bits) % 32 == 0 else {
+        guard groupSize > 0, columns > 0, columns % groupSize == 0, (groupSize * bits) % 32 == 0
+        else {
             throw ComputeError(.shape("columns \(columns) with group size \(groupSize)"), op: op)
         }
         guard [.f32, .f16, .bf16].contains(scaleDType), let sz = scaleDType.byteSize else {
@@ -123,9 +125,16 @@ struct AffineRows: RowDequantizer {
     @inline(__always)
     func scalar(_ s: ByteSlice, _ i: Int) -> Float {
         switch scaleDType {
-        case .f16: Scalars.fromHalf(s.raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian)
-        case .bf16: Scalars.fromBFloat(s.raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian)
-        default: Float(bitPattern: s.raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian)
+        case .f16:
+            Scalars.fromHalf(
+                s.raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian)
+        case .bf16:
+            Scalars.fromBFloat(
+                s.raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self).littleEndian)
+        default:
+            Float(
+                bitPattern: s.raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian
+            )
         }
     }
 
@@ -149,7 +158,9 @@ struct AffineRows: RowDequantizer {
                 }
             case 8:
                 let p = base + first
-                for j in 0..<groupSize { o[j] = s * Float(p.load(fromByteOffset: j, as: UInt8.self)) + b }
+                for j in 0..<groupSize {
+                    o[j] = s * Float(p.load(fromByteOffset: j, as: UInt8.self)) + b
+                }
             default:
                 for j in 0..<groupSize {
                     let bitpos = (first + j) * bits
@@ -157,7 +168,10 @@ struct AffineRows: RowDequantizer {
                     // A code spans at most 2 bytes (bits ≤ 8), and the last code of a row
                     // ends on the row's last byte, so byte + 1 is read only when needed.
                     var v = UInt32(base.load(fromByteOffset: byte, as: UInt8.self)) >> off
-                    if off + bits > 8 { v |= UInt32(base.load(fromByteOffset: byte + 1, as: UInt8.self)) << (8 - off) }
+                    if off + bits > 8 {
+                        v |=
+                            UInt32(base.load(fromByteOffset: byte + 1, as: UInt8.self)) << (8 - off)
+                    }
                     o[j] = s * Float(v & mask) + b
                 }
             }
@@ -180,7 +194,9 @@ struct GGMLRows: RowDequantizer {
                 op: "quantized_matmul")
         }
         guard columns > 0, columns % type.blockSize == 0 else {
-            throw ComputeError(.shape("columns \(columns) not a multiple of \(type.blockSize)"), op: "quantized_matmul")
+            throw ComputeError(
+                .shape("columns \(columns) not a multiple of \(type.blockSize)"),
+                op: "quantized_matmul")
         }
         self.type = type
         self.rows = rows

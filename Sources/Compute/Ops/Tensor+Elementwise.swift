@@ -7,7 +7,8 @@ extension Tensor {
     static func promote(_ a: DType, _ b: DType, op: String) throws(ComputeError) -> DType {
         if a == b {
             guard a != .i32 else {
-                throw ComputeError(.dtype("I32 ⊕ I32 arithmetic is not computed; cast first"), op: op)
+                throw ComputeError(
+                    .dtype("I32 ⊕ I32 arithmetic is not computed; cast first"), op: op)
             }
             return a
         }
@@ -38,7 +39,8 @@ extension Tensor {
             d = try Self.promote(dtype, other.dtype, op: op.rawValue)
         }
         guard let s = Shape.broadcast(shape, other.shape) else {
-            throw ComputeError(.shape("\(shape) and \(other.shape) do not broadcast"), op: op.rawValue)
+            throw ComputeError(
+                .shape("\(shape) and \(other.shape) do not broadcast"), op: op.rawValue)
         }
         return Tensor(Node(.binary(op), [node, other.node], shape: s, dtype: d))
     }
@@ -90,10 +92,18 @@ extension Tensor {
     public func minimum(_ o: Tensor) throws(ComputeError) -> Tensor { try binary(.minimum, o) }
 
     public static prefix func - (a: Tensor) throws(ComputeError) -> Tensor { try a.unary(.neg) }
-    public static func + (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor { try a.binary(.add, b) }
-    public static func - (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor { try a.binary(.sub, b) }
-    public static func * (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor { try a.binary(.mul, b) }
-    public static func / (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor { try a.binary(.div, b) }
+    public static func + (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor {
+        try a.binary(.add, b)
+    }
+    public static func - (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor {
+        try a.binary(.sub, b)
+    }
+    public static func * (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor {
+        try a.binary(.mul, b)
+    }
+    public static func / (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor {
+        try a.binary(.div, b)
+    }
     public static func + (a: Tensor, b: Float) throws(ComputeError) -> Tensor {
         try a.binary(.add, a.scalarLike(b))
     }

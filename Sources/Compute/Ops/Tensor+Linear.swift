@@ -11,7 +11,8 @@ extension Tensor {
             return try r.reshape(Array(r.shape.dropLast()))
         }
         guard rank >= 2, other.rank >= 2 else {
-            throw ComputeError(.shape("operands need rank ≥ 2: \(shape) @ \(other.shape)"), op: "matmul")
+            throw ComputeError(
+                .shape("operands need rank ≥ 2: \(shape) @ \(other.shape)"), op: "matmul")
         }
         let d = try Self.promoteFloat(dtype, other.dtype, op: "matmul")
         let m = shape[rank - 2], k = shape[rank - 1]
@@ -19,8 +20,10 @@ extension Tensor {
         guard k == k2 else {
             throw ComputeError(.shape("inner dims differ: \(shape) @ \(other.shape)"), op: "matmul")
         }
-        guard let batch = Shape.broadcast(Array(shape.dropLast(2)), Array(other.shape.dropLast(2))) else {
-            throw ComputeError(.shape("batch dims do not broadcast: \(shape) @ \(other.shape)"), op: "matmul")
+        guard let batch = Shape.broadcast(Array(shape.dropLast(2)), Array(other.shape.dropLast(2)))
+        else {
+            throw ComputeError(
+                .shape("batch dims do not broadcast: \(shape) @ \(other.shape)"), op: "matmul")
         }
         return Tensor(Node(.matmul, [node, other.node], shape: batch + [m, n], dtype: d))
     }
@@ -38,7 +41,8 @@ extension Tensor {
         try checkFloat("quantized_matmul")
         guard rank >= 1, shape[rank - 1] == weight.columns else {
             throw ComputeError(
-                .shape("input \(shape) does not end in \(weight.columns) columns"), op: "quantized_matmul")
+                .shape("input \(shape) does not end in \(weight.columns) columns"),
+                op: "quantized_matmul")
         }
         let s = Array(shape.dropLast()) + [weight.rows]
         return Tensor(Node(.quantizedMatmul(weight), [node], shape: s, dtype: dtype))

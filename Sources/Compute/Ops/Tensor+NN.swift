@@ -17,11 +17,13 @@ extension Tensor {
         try checkFloat("layer_norm")
         guard rank >= 1, weight.shape == [shape[rank - 1]], bias.shape == weight.shape else {
             throw ComputeError(
-                .shape("weight \(weight.shape), bias \(bias.shape) for input \(shape)"), op: "layer_norm")
+                .shape("weight \(weight.shape), bias \(bias.shape) for input \(shape)"),
+                op: "layer_norm")
         }
         var d = try Self.promoteFloat(dtype, weight.dtype, op: "layer_norm")
         d = try Self.promoteFloat(d, bias.dtype, op: "layer_norm")
-        return Tensor(Node(.layerNorm(eps: eps), [node, weight.node, bias.node], shape: shape, dtype: d))
+        return Tensor(
+            Node(.layerNorm(eps: eps), [node, weight.node, bias.node], shape: shape, dtype: d))
     }
 
     /// Rotary embedding of [..., T, D] (rows are positions `offset ..< offset + T`):
@@ -30,10 +32,13 @@ extension Tensor {
         throws(ComputeError) -> Tensor
     {
         try checkFloat("rope")
-        guard rank >= 2 else { throw ComputeError(.shape("rope needs [..., T, D], got \(shape)"), op: "rope") }
+        guard rank >= 2 else {
+            throw ComputeError(.shape("rope needs [..., T, D], got \(shape)"), op: "rope")
+        }
         let d = dims ?? shape[rank - 1]
         guard d > 0, d % 2 == 0, d <= shape[rank - 1], offset >= 0 else {
-            throw ComputeError(.shape("rotated dims \(d) for head dim \(shape[rank - 1])"), op: "rope")
+            throw ComputeError(
+                .shape("rotated dims \(d) for head dim \(shape[rank - 1])"), op: "rope")
         }
         let spec = RopeSpec(base: base, layout: layout, offset: offset, dims: d)
         return Tensor(Node(.rope(spec), [node], shape: shape, dtype: dtype))
@@ -60,6 +65,7 @@ extension Tensor {
         var dt = try promoteFloat(q.dtype, k.dtype, op: op)
         dt = try promoteFloat(dt, v.dtype, op: op)
         let spec = AttentionSpec(scale: scale ?? 1 / Float(d).squareRoot(), causal: causal)
-        return Tensor(Node(.attention(spec), [q.node, k.node, v.node], shape: [b, hq, t, d], dtype: dt))
+        return Tensor(
+            Node(.attention(spec), [q.node, k.node, v.node], shape: [b, hq, t, d], dtype: dt))
     }
 }

@@ -8,7 +8,9 @@ extension Tensor {
     {
         try checkFloat(op.rawValue)
         var norm: [Int] = []
-        for a in axes ?? Array(0..<rank) { norm.append(try Shape.axis(a, rank: rank, op: op.rawValue)) }
+        for a in axes ?? Array(0..<rank) {
+            norm.append(try Shape.axis(a, rank: rank, op: op.rawValue))
+        }
         norm = Array(Set(norm)).sorted()
         guard norm.count == (axes ?? Array(0..<rank)).count else {
             throw ComputeError(.index("repeated axis in \(axes ?? [])"), op: op.rawValue)
@@ -38,7 +40,8 @@ extension Tensor {
         try reduce(.max, axes: axes, keepDims: keepDims)
     }
     /// `log(sum(exp(x)))`, computed without overflow.
-    public func logsumexp(axes: [Int]? = nil, keepDims: Bool = false) throws(ComputeError) -> Tensor {
+    public func logsumexp(axes: [Int]? = nil, keepDims: Bool = false) throws(ComputeError) -> Tensor
+    {
         try reduce(.logsumexp, axes: axes, keepDims: keepDims)
     }
 
@@ -46,7 +49,9 @@ extension Tensor {
     public func argmax(axis: Int) throws(ComputeError) -> Tensor {
         try checkFloat("argmax")
         let a = try Shape.axis(axis, rank: rank, op: "argmax")
-        guard shape[a] > 0 else { throw ComputeError(.shape("argmax of an empty axis"), op: "argmax") }
+        guard shape[a] > 0 else {
+            throw ComputeError(.shape("argmax of an empty axis"), op: "argmax")
+        }
         var s = shape
         s.remove(at: a)
         return Tensor(Node(.argmax(axis: a), [node], shape: s, dtype: .i32))

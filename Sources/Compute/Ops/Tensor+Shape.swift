@@ -13,7 +13,8 @@ extension Tensor {
             var rest = s
             rest[i] = 1
             guard let known = Shape.checkedCount(rest), known > 0, count % known == 0 else {
-                throw ComputeError(.shape("cannot infer -1 in \(newShape) from \(shape)"), op: "reshape")
+                throw ComputeError(
+                    .shape("cannot infer -1 in \(newShape) from \(shape)"), op: "reshape")
             }
             s[i] = count / known
         }
@@ -28,7 +29,8 @@ extension Tensor {
     public func transposed(_ axes: [Int]? = nil) throws(ComputeError) -> Tensor {
         let perm = axes ?? Array((0..<rank).reversed())
         guard perm.count == rank, Set(perm) == Set(0..<rank) else {
-            throw ComputeError(.index("\(perm) is not a permutation of \(rank) axes"), op: "transpose")
+            throw ComputeError(
+                .index("\(perm) is not a permutation of \(rank) axes"), op: "transpose")
         }
         if perm == Array(0..<rank) { return self }
         return Tensor(Node(.permute(perm), [node], shape: perm.map { shape[$0] }, dtype: dtype))
@@ -44,9 +46,12 @@ extension Tensor {
     }
 
     /// `x[start:end:step]` along `axis` (a view); bounds are clamped as in numpy, step > 0.
-    public func slice(axis: Int, start: Int, end: Int, step: Int = 1) throws(ComputeError) -> Tensor {
+    public func slice(axis: Int, start: Int, end: Int, step: Int = 1) throws(ComputeError) -> Tensor
+    {
         let a = try Shape.axis(axis, rank: rank, op: "slice")
-        guard step > 0 else { throw ComputeError(.index("step \(step) must be positive"), op: "slice") }
+        guard step > 0 else {
+            throw ComputeError(.index("step \(step) must be positive"), op: "slice")
+        }
         let n = shape[a]
         func clamp(_ v: Int) -> Int { v < 0 ? Swift.max(0, v + n) : Swift.min(v, n) }
         let s = clamp(start), e = clamp(end)
@@ -89,7 +94,8 @@ extension Tensor {
             guard p.rank == first.rank,
                 p.shape.indices.allSatisfy({ $0 == a || p.shape[$0] == first.shape[$0] })
             else {
-                throw ComputeError(.shape("\(p.shape) does not match \(first.shape) off axis \(a)"), op: "concat")
+                throw ComputeError(
+                    .shape("\(p.shape) does not match \(first.shape) off axis \(a)"), op: "concat")
             }
             if p.dtype != d {
                 guard p.dtype != .i32, d != .i32 else {
@@ -111,7 +117,8 @@ extension Tensor {
     public func take(_ indices: Tensor, axis: Int) throws(ComputeError) -> Tensor {
         let a = try Shape.axis(axis, rank: rank, op: "take")
         guard indices.dtype == .i32 else {
-            throw ComputeError(.dtype("indices must be I32, got \(indices.dtype.rawValue)"), op: "take")
+            throw ComputeError(
+                .dtype("indices must be I32, got \(indices.dtype.rawValue)"), op: "take")
         }
         let s = Array(shape[..<a]) + indices.shape + Array(shape[(a + 1)...])
         return Tensor(Node(.take(axis: a), [node, indices.node], shape: s, dtype: dtype))

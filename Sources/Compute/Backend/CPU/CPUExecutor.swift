@@ -2,9 +2,9 @@ import Dispatch
 import Formats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The fast backend: runs a `Schedule` kernel by kernel, views as strides, elementwise
@@ -31,7 +31,8 @@ struct CPUExecutor {
             // time: the buffer is reused instead of a new one being allocated.
             var donor: Storage? = nil
             if node.op.isElementwise {
-                for l in leaves where remaining[l.id] == 1 && !outputIDs.contains(l.id)
+                for l in leaves
+                where remaining[l.id] == 1 && !outputIDs.contains(l.id)
                     && l.shape == node.shape && (l.dtype == .i32) == (node.dtype == .i32)
                 {
                     guard var v = values.removeValue(forKey: l.id) else { continue }
@@ -59,10 +60,14 @@ struct CPUExecutor {
             let n = c.count
             if o.dtype == .i32 {
                 let ints = Array(UnsafeBufferPointer(start: c.ints, count: n))
-                arrays.append(HostArray(shape: o.shape, dtype: .i32, floats: ints.map { Float($0) }, int32s: ints))
+                arrays.append(
+                    HostArray(
+                        shape: o.shape, dtype: .i32, floats: ints.map { Float($0) }, int32s: ints))
             } else {
-                arrays.append(HostArray(shape: o.shape, dtype: o.dtype,
-                                        floats: Array(UnsafeBufferPointer(start: c.floats, count: n)), int32s: []))
+                arrays.append(
+                    HostArray(
+                        shape: o.shape, dtype: o.dtype,
+                        floats: Array(UnsafeBufferPointer(start: c.floats, count: n)), int32s: []))
             }
         }
         let snap = tracker.snapshot
@@ -108,7 +113,9 @@ struct CPUExecutor {
         let inner = d[d.count - 1], s = st[st.count - 1]
         let lines = d.dropLast().reduce(1, *)
         let src = (v.storage.base + 4 * v.offset).assumingMemoryBound(to: UInt32.self)
-        parallelRanges(lines, threads: threads, minimumPerRange: Swift.max(1, 4096 / Swift.max(inner, 1))) { r in
+        parallelRanges(
+            lines, threads: threads, minimumPerRange: Swift.max(1, 4096 / Swift.max(inner, 1))
+        ) { r in
             for line in r {
                 var off = 0, l = line
                 for a in stride(from: d.count - 2, through: 0, by: -1) {
@@ -129,18 +136,21 @@ struct CPUExecutor {
 
     mutating func execute(
         _ node: Node, plan: Schedule, values: [ObjectIdentifier: Value], reuse: Storage?
-    ) throws(ComputeError) -> Value
-    {
+    ) throws(ComputeError) -> Value {
         func input(_ i: Int) -> Value { values[node.inputs[i].id].unsafelyUnwrapped }
         switch node.op {
         case .constant(let c):
             return constant(c, node)
         case .unary, .binary, .select, .cast:
             let program = FusedProgram(root: node, inlined: plan.inlined)
-            return map(program, node, leaves: program.leaves.map { values[$0.id].unsafelyUnwrapped }, reuse: reuse)
+            return map(
+                program, node, leaves: program.leaves.map { values[$0.id].unsafelyUnwrapped },
+                reuse: reuse)
         case .reduce(let op, let axes):
             let program = FusedProgram(root: node, inlined: plan.inlined)
-            return reduce(op, axes, program, node, leaves: program.leaves.map { values[$0.id].unsafelyUnwrapped })
+            return reduce(
+                op, axes, program, node,
+                leaves: program.leaves.map { values[$0.id].unsafelyUnwrapped })
         case .reshape:
             var v = materialize(input(0))
             v.shape = node.shape
@@ -165,10 +175,12 @@ struct CPUExecutor {
         case .argmax(let axis): return argmax(input(0), axis: axis, node)
         case .softmax(let axis): return softmax(input(0), axis: axis, node)
         case .matmul: return matmul(input(0), input(1), node)
-        case .concat(let axis): return concat(node.inputs.map { values[$0.id].unsafelyUnwrapped }, axis: axis, node)
+        case .concat(let axis):
+            return concat(node.inputs.map { values[$0.id].unsafelyUnwrapped }, axis: axis, node)
         case .take(let axis): return try take(input(0), input(1), axis: axis, node)
         case .rmsNorm(let eps): return norm(input(0), weight: input(1), bias: nil, eps: eps, node)
-        case .layerNorm(let eps): return norm(input(0), weight: input(1), bias: input(2), eps: eps, node)
+        case .layerNorm(let eps):
+            return norm(input(0), weight: input(1), bias: input(2), eps: eps, node)
         case .rope(let spec): return rope(input(0), spec, node)
         case .attention(let spec): return attention(input(0), input(1), input(2), spec, node)
         case .quantizedMatmul(let w): return quantizedMatmul(input(0), w, node)
@@ -179,7 +191,9 @@ struct CPUExecutor {
         let n = node.count
         switch c {
         case .host(let s):
-            return Value(storage: s, offset: 0, shape: node.shape, strides: Shape.strides(node.shape), dtype: node.dtype)
+            return Value(
+                storage: s, offset: 0, shape: node.shape, strides: Shape.strides(node.shape),
+                dtype: node.dtype)
         case .bytes(let b):
             let r = b.raw
             if (node.dtype == .f32 || node.dtype == .i32),
@@ -187,7 +201,9 @@ struct CPUExecutor {
             {
                 // In place: a weight of the mapped file is never copied.
                 let s = Storage(borrowing: p, elements: n, owner: b.buffer)
-                return Value(storage: s, offset: 0, shape: node.shape, strides: Shape.strides(node.shape), dtype: node.dtype)
+                return Value(
+                    storage: s, offset: 0, shape: node.shape, strides: Shape.strides(node.shape),
+                    dtype: node.dtype)
             }
             let v = allocate(node.shape, node.dtype)
             stats.kernels += 1
@@ -195,11 +211,21 @@ struct CPUExecutor {
             stats.bytesWritten += n * 4
             let out = v.floats
             switch node.dtype {
-            case .f16: for i in 0..<n { out[i] = Scalars.fromHalf(r.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) }
-            case .bf16: for i in 0..<n { out[i] = Scalars.fromBFloat(r.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) }
+            case .f16:
+                for i in 0..<n {
+                    out[i] = Scalars.fromHalf(
+                        r.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
+                }
+            case .bf16:
+                for i in 0..<n {
+                    out[i] = Scalars.fromBFloat(
+                        r.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
+                }
             default:
                 let o = v.storage.base.assumingMemoryBound(to: UInt32.self)
-                for i in 0..<n { o[i] = r.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian }
+                for i in 0..<n {
+                    o[i] = r.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian
+                }
             }
             return v
         }
@@ -207,28 +233,37 @@ struct CPUExecutor {
 
     // MARK: fused elementwise and reductions
 
-    mutating func map(_ program: FusedProgram, _ node: Node, leaves: [Value], reuse: Storage?) -> Value {
+    mutating func map(_ program: FusedProgram, _ node: Node, leaves: [Value], reuse: Storage?)
+        -> Value
+    {
         // In place is safe: the donor is read at exactly the positions written, each tile
         // read completely before it is written, and nothing else references the buffer.
-        let out = reuse.map {
-            Value(storage: $0, offset: 0, shape: node.shape, strides: Shape.strides(node.shape), dtype: node.dtype)
-        } ?? allocate(node.shape, node.dtype)
+        let out =
+            reuse.map {
+                Value(
+                    storage: $0, offset: 0, shape: node.shape, strides: Shape.strides(node.shape),
+                    dtype: node.dtype)
+            } ?? allocate(node.shape, node.dtype)
         launched(reading: leaves, writing: out.count)
         let shape = node.shape
         let leafStrides = leaves.map { Shape.broadcastStrides($0.shape, $0.strides, to: shape) }
         let (dims, sets) = collapse(shape, leafStrides + [Shape.strides(shape)])
-        let bound = BoundProgram(program: program, leaves: leaves, dims: dims, strides: Array(sets.dropLast()))
-        let inner = bound.inner, T = BoundProgram.tile
-        let chunks = (inner + T - 1) / T
+        let bound = BoundProgram(
+            program: program, leaves: leaves, dims: dims, strides: Array(sets.dropLast()))
+        let inner = bound.inner, tile = BoundProgram.tile
+        let chunks = (inner + tile - 1) / tile
         let work = bound.lines * chunks
         let isInt = node.dtype == .i32
         let dst = out.storage.base
-        parallelRanges(work, threads: threads, minimumPerRange: Swift.max(1, 8192 / Swift.min(inner, T))) { r in
+        parallelRanges(
+            work, threads: threads, minimumPerRange: Swift.max(1, 8192 / Swift.min(inner, tile))
+        ) { r in
             bound.withScratch { scratch, pointers in
                 for w in r {
-                    let line = w / chunks, c0 = (w % chunks) * T
-                    let n = Swift.min(T, inner - c0)
-                    let res = bound.run(line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
+                    let line = w / chunks, c0 = (w % chunks) * tile
+                    let n = Swift.min(tile, inner - c0)
+                    let res = bound.run(
+                        line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
                     let at = line * inner + c0
                     if isInt {
                         let o = dst.assumingMemoryBound(to: Int32.self) + at
@@ -242,8 +277,10 @@ struct CPUExecutor {
         return out
     }
 
-    mutating func reduce(_ op: ReduceOp, _ axes: [Int], _ program: FusedProgram, _ node: Node,
-                         leaves: [Value]) -> Value {
+    mutating func reduce(
+        _ op: ReduceOp, _ axes: [Int], _ program: FusedProgram, _ node: Node,
+        leaves: [Value]
+    ) -> Value {
         let out = allocate(node.shape, node.dtype)
         launched(reading: leaves, writing: out.count)
         let xShape = node.inputs[0].shape
@@ -266,11 +303,14 @@ struct CPUExecutor {
         let bound = BoundProgram(program: program, leaves: leaves, dims: dims, strides: strides)
         let outputs = kd.reduce(1, *)
         let linesPerOut = rd.dropLast().reduce(1, *)
-        let inner = rd[rd.count - 1], T = BoundProgram.tile
+        let inner = rd[rd.count - 1], tile = BoundProgram.tile
         let total = Double(rd.reduce(1, *))
         let dst = out.floats
         let dtype = node.dtype
-        parallelRanges(outputs, threads: threads, minimumPerRange: Swift.max(1, 8192 / Swift.max(1, inner * linesPerOut))) { r in
+        parallelRanges(
+            outputs, threads: threads,
+            minimumPerRange: Swift.max(1, 8192 / Swift.max(1, inner * linesPerOut))
+        ) { r in
             bound.withScratch { scratch, pointers in
                 for o in r {
                     var sum = 0.0
@@ -279,8 +319,9 @@ struct CPUExecutor {
                     for line in (o * linesPerOut)..<((o + 1) * linesPerOut) {
                         var c0 = 0
                         while c0 < inner {
-                            let n = Swift.min(T, inner - c0)
-                            let p = bound.run(line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
+                            let n = Swift.min(tile, inner - c0)
+                            let p = bound.run(
+                                line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
                             switch op {
                             case .sum, .mean:
                                 sum += Double(Self.tileSum(p, n))
@@ -310,9 +351,13 @@ struct CPUExecutor {
                     case .sum: v = Float(sum)
                     case .mean: v = Float(sum / total)
                     case .max: v = nan ? .nan : m
-                    case .logsumexp: v = m.isInfinite ? m : m + Float(Foundation_log(sum))
+                    case .logsumexp: v = m.isInfinite ? m : m + Float(naturalLog(sum))
                     }
-                    if dtype == .f16 { v = Scalars.roundHalf(v) } else if dtype == .bf16 { v = Scalars.roundBFloat(v) }
+                    if dtype == .f16 {
+                        v = Scalars.roundHalf(v)
+                    } else if dtype == .bf16 {
+                        v = Scalars.roundBFloat(v)
+                    }
                     dst[o] = v
                 }
             }
@@ -339,4 +384,4 @@ struct CPUExecutor {
 }
 
 @inline(__always)
-func Foundation_log(_ x: Double) -> Double { log(x) }
+func naturalLog(_ x: Double) -> Double { log(x) }

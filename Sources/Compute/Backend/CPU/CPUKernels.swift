@@ -3,9 +3,9 @@ import Dispatch
 import Formats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Lines along one axis of a strided input, and where each lands in a contiguous output.
@@ -47,7 +47,8 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Floa
     var acc = SIMD8<Float>(repeating: 0)
     var i = 0
     while i + 8 <= n {
-        acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc +=
+            UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
             * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
         i += 8
     }
@@ -95,7 +96,9 @@ extension CPUExecutor {
         launched(reading: [x], writing: out.count)
         let lines = Lines(x, axis: axis, outShape: node.shape, outAxis: axis)
         let src = x.floats, dst = out.floats, len = lines.length
-        parallelRanges(lines.count, threads: threads, minimumPerRange: Swift.max(1, 4096 / Swift.max(len, 1))) { r in
+        parallelRanges(
+            lines.count, threads: threads, minimumPerRange: Swift.max(1, 4096 / Swift.max(len, 1))
+        ) { r in
             let row = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(len, 1))
             defer { row.deallocate() }
             for line in r {
@@ -140,8 +143,10 @@ extension CPUExecutor {
         let r = node.shape.count
         let m = node.shape[r - 2], n = node.shape[r - 1], k = a.shape[a.shape.count - 1]
         let batch = Array(node.shape.dropLast(2))
-        let aB = Shape.broadcastStrides(Array(a.shape.dropLast(2)), Array(a.strides.dropLast(2)), to: batch)
-        let bB = Shape.broadcastStrides(Array(b.shape.dropLast(2)), Array(b.strides.dropLast(2)), to: batch)
+        let aB = Shape.broadcastStrides(
+            Array(a.shape.dropLast(2)), Array(a.strides.dropLast(2)), to: batch)
+        let bB = Shape.broadcastStrides(
+            Array(b.shape.dropLast(2)), Array(b.strides.dropLast(2)), to: batch)
         let nb = batch.reduce(1, *)
         if m == 0 || n == 0 { return out }
         if k == 0 {
@@ -158,7 +163,8 @@ extension CPUExecutor {
             }
             cblas_sgemm(
                 CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), 1, a.floats + ao, Int32(lda), b.floats + bo, Int32(ldb),
+                Int32(m), Int32(n), Int32(k), 1, a.floats + ao, Int32(lda), b.floats + bo,
+                Int32(ldb),
                 0, out.floats + bi * m * n, Int32(n))
         }
         return finish(out)
@@ -178,7 +184,8 @@ extension CPUExecutor {
             let inner = d[d.count - 1]
             let lines = d.dropLast().reduce(1, *)
             if p.count > 0 {
-                parallelRanges(lines, threads: threads, minimumPerRange: Swift.max(1, 4096 / inner)) { r in
+                parallelRanges(lines, threads: threads, minimumPerRange: Swift.max(1, 4096 / inner))
+                { r in
                     for line in r {
                         var i = 0, o = 0, l = line
                         for a in stride(from: d.count - 2, through: 0, by: -1) {
@@ -187,7 +194,9 @@ extension CPUExecutor {
                             i += x * ss[a]
                             o += x * ds[a]
                         }
-                        for j in 0..<inner { dst[o + j * ds[d.count - 1]] = src[i + j * ss[d.count - 1]] }
+                        for j in 0..<inner {
+                            dst[o + j * ds[d.count - 1]] = src[i + j * ss[d.count - 1]]
+                        }
                     }
                 }
             }
@@ -196,7 +205,9 @@ extension CPUExecutor {
         return out
     }
 
-    mutating func take(_ x0: Value, _ ids0: Value, axis: Int, _ node: Node) throws(ComputeError) -> Value {
+    mutating func take(_ x0: Value, _ ids0: Value, axis: Int, _ node: Node) throws(ComputeError)
+        -> Value
+    {
         let x = materialize(x0), ids = materialize(ids0)
         let len = x.shape[axis]
         let count = ids.count
@@ -205,7 +216,8 @@ extension CPUExecutor {
             var t = Int(ids.ints[i])
             if t < 0 { t += len }
             guard t >= 0, t < len else {
-                throw ComputeError(.index("index \(ids.ints[i]) out of range for axis of \(len)"), op: "take")
+                throw ComputeError(
+                    .index("index \(ids.ints[i]) out of range for axis of \(len)"), op: "take")
             }
             idx[i] = t
         }
@@ -217,7 +229,10 @@ extension CPUExecutor {
         let src = x.storage.base.assumingMemoryBound(to: UInt32.self) + x.offset
         let dst = out.storage.base.assumingMemoryBound(to: UInt32.self)
         idx.withUnsafeBufferPointer { ip in
-            parallelRanges(outer * count, threads: threads, minimumPerRange: Swift.max(1, 4096 / Swift.max(inner, 1))) { r in
+            parallelRanges(
+                outer * count, threads: threads,
+                minimumPerRange: Swift.max(1, 4096 / Swift.max(inner, 1))
+            ) { r in
                 for w in r {
                     let o = w / count, t = w % count
                     (dst + w * inner).update(from: src + (o * len + ip[t]) * inner, count: inner)
@@ -227,7 +242,9 @@ extension CPUExecutor {
         return out
     }
 
-    mutating func norm(_ x0: Value, weight w0: Value, bias b0: Value?, eps: Float, _ node: Node) -> Value {
+    mutating func norm(_ x0: Value, weight w0: Value, bias b0: Value?, eps: Float, _ node: Node)
+        -> Value
+    {
         let x = materialize(x0), w = materialize(w0)
         let b = b0.map { materialize($0) }
         let out = allocate(node.shape, node.dtype)
@@ -235,7 +252,9 @@ extension CPUExecutor {
         let d = node.shape.last ?? 1
         let rows = d == 0 ? 0 : out.count / d
         let src = x.floats, wp = w.floats, bp = b?.floats, dst = out.floats
-        parallelRanges(rows, threads: threads, minimumPerRange: Swift.max(1, 4096 / Swift.max(d, 1))) { r in
+        parallelRanges(
+            rows, threads: threads, minimumPerRange: Swift.max(1, 4096 / Swift.max(d, 1))
+        ) { r in
             for row in r {
                 let p = src + row * d, o = dst + row * d
                 if let bp {
@@ -267,7 +286,9 @@ extension CPUExecutor {
         var table = [Float](repeating: 0, count: 2 * t * half)
         for p in 0..<t {
             for i in 0..<half {
-                let theta = Double(spec.offset + p) * pow(Double(spec.base), -2 * Double(i) / Double(spec.dims))
+                let theta =
+                    Double(spec.offset + p)
+                    * pow(Double(spec.base), -2 * Double(i) / Double(spec.dims))
                 table[2 * (p * half + i)] = Float(cos(theta))
                 table[2 * (p * half + i) + 1] = Float(sin(theta))
             }
@@ -294,7 +315,9 @@ extension CPUExecutor {
         return finish(out)
     }
 
-    mutating func attention(_ q0: Value, _ k0: Value, _ v0: Value, _ spec: AttentionSpec, _ node: Node) -> Value {
+    mutating func attention(
+        _ q0: Value, _ k0: Value, _ v0: Value, _ spec: AttentionSpec, _ node: Node
+    ) -> Value {
         let q = materialize(q0), k = materialize(k0), v = materialize(v0)
         let out = allocate(node.shape, node.dtype)
         launched(reading: [q, k, v], writing: out.count)

@@ -2,9 +2,9 @@ import Dispatch
 import Formats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An elementwise chain compiled to register instructions that run tile by tile: the leaves
@@ -96,7 +96,9 @@ struct FusedProgram {
 /// Elementwise math on tiles (`n` elements), shared by fused and unfused kernels.
 enum TileMath {
     @inline(__always)
-    static func unary(_ op: UnaryOp, _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int) {
+    static func unary(
+        _ op: UnaryOp, _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int
+    ) {
         switch op {
         case .neg: for i in 0..<n { d[i] = -a[i] }
         case .exp: VectorMath.exp(d, a, n)
@@ -129,8 +131,10 @@ enum TileMath {
         case .sub: for i in 0..<n { d[i] = a[i] - b[i] }
         case .mul: for i in 0..<n { d[i] = a[i] * b[i] }
         case .div: for i in 0..<n { d[i] = a[i] / b[i] }
-        case .maximum: for i in 0..<n { d[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.max(a[i], b[i]) }
-        case .minimum: for i in 0..<n { d[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.min(a[i], b[i]) }
+        case .maximum:
+            for i in 0..<n { d[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.max(a[i], b[i]) }
+        case .minimum:
+            for i in 0..<n { d[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.min(a[i], b[i]) }
         case .greater: for i in 0..<n { d[i] = a[i] > b[i] ? 1 : 0 }
         case .less: for i in 0..<n { d[i] = a[i] < b[i] ? 1 : 0 }
         case .equal: for i in 0..<n { d[i] = a[i] == b[i] ? 1 : 0 }
@@ -143,7 +147,9 @@ func collapse(_ dims: [Int], _ sets: [[Int]]) -> ([Int], [[Int]]) {
     var d: [Int] = []
     var s = sets.map { _ in [Int]() }
     for i in dims.indices where dims[i] != 1 {
-        if let last = d.last, sets.indices.allSatisfy({ s[$0][s[$0].count - 1] == sets[$0][i] * dims[i] }) {
+        if let last = d.last,
+            sets.indices.allSatisfy({ s[$0][s[$0].count - 1] == sets[$0][i] * dims[i] })
+        {
             d[d.count - 1] = last * dims[i]
             for k in sets.indices { s[k][s[k].count - 1] = sets[k][i] }
         } else {
@@ -156,9 +162,11 @@ func collapse(_ dims: [Int], _ sets: [[Int]]) -> ([Int], [[Int]]) {
 
 /// Runs `body` over `0..<n` split into contiguous ranges on the worker threads. Every index
 /// is handled by exactly one call, so results never depend on the thread count.
-func parallelRanges(_ n: Int, threads: Int, minimumPerRange: Int = 1, _ body: (Range<Int>) -> Void) {
+func parallelRanges(_ n: Int, threads: Int, minimumPerRange: Int = 1, _ body: (Range<Int>) -> Void)
+{
     guard n > 0 else { return }
-    let parts = Swift.min(threads <= 1 ? 1 : threads * 4, Swift.max(1, n / Swift.max(minimumPerRange, 1)))
+    let parts = Swift.min(
+        threads <= 1 ? 1 : threads * 4, Swift.max(1, n / Swift.max(minimumPerRange, 1)))
     if parts <= 1 {
         body(0..<n)
         return
@@ -205,9 +213,10 @@ struct BoundProgram {
 
     /// Evaluates elements `c0 ..< c0 + n` of `line` and returns the result's pointer (valid
     /// until the next call with the same scratch).
-    func run(line: Int, c0: Int, n: Int, scratch: UnsafeMutablePointer<Float>,
-             pointers: inout [UnsafeMutablePointer<Float>]) -> UnsafeMutablePointer<Float>
-    {
+    func run(
+        line: Int, c0: Int, n: Int, scratch: UnsafeMutablePointer<Float>,
+        pointers: inout [UnsafeMutablePointer<Float>]
+    ) -> UnsafeMutablePointer<Float> {
         let rank = dims.count
         for (k, reg) in registersOfLeaves.enumerated() {
             let st = strides[k]
@@ -272,7 +281,9 @@ struct BoundProgram {
     }
 
     /// Per-thread scratch: one tile per register.
-    func withScratch(_ body: (UnsafeMutablePointer<Float>, inout [UnsafeMutablePointer<Float>]) -> Void) {
+    func withScratch(
+        _ body: (UnsafeMutablePointer<Float>, inout [UnsafeMutablePointer<Float>]) -> Void
+    ) {
         let regs = Swift.max(program.registers, 1)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: regs * Self.tile)
         defer { scratch.deallocate() }

@@ -1,9 +1,9 @@
 import Formats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Counts the bytes of intermediates alive during an eval, and the peak.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Vectorized transcendental functions for the CPU kernels.
@@ -70,7 +70,9 @@ enum VectorMath {
     }
 
     /// `exp(a[i] - shift)` into `d`.
-    static func expShifted(_ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int, _ shift: Float) {
+    static func expShifted(
+        _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int, _ shift: Float
+    ) {
         apply(d, a, n) { exp($0 - shift) }
     }
 }

@@ -1,9 +1,9 @@
 import Formats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The oracle: every node materialized, plain index loops, arithmetic and accumulation in
@@ -31,10 +31,12 @@ struct ReferenceBackend {
         let arrays = outputs.map { n -> HostArray in
             let a = values[n.id].unsafelyUnwrapped
             if n.dtype == .i32 {
-                return HostArray(shape: n.shape, dtype: n.dtype, floats: a.data.map { Float($0) },
-                                 int32s: a.data.map { Int32($0) })
+                return HostArray(
+                    shape: n.shape, dtype: n.dtype, floats: a.data.map { Float($0) },
+                    int32s: a.data.map { Int32($0) })
             }
-            return HostArray(shape: n.shape, dtype: n.dtype, floats: a.data.map { Float($0) }, int32s: [])
+            return HostArray(
+                shape: n.shape, dtype: n.dtype, floats: a.data.map { Float($0) }, int32s: [])
         }
         return Evaluation(arrays: arrays, stats: stats)
     }
@@ -81,7 +83,8 @@ struct ReferenceBackend {
         case .silu: x / (1 + Glibc.exp(-x))
         case .sigmoid: 1 / (1 + Glibc.exp(-x))
         case .geluErf: 0.5 * x * (1 + Glibc.erf(x / 2.0.squareRoot()))
-        case .geluTanh: 0.5 * x * (1 + Glibc.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+        case .geluTanh:
+            0.5 * x * (1 + Glibc.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
         }
     }
 
@@ -108,10 +111,31 @@ struct ReferenceBackend {
         case .bytes(let b):
             let r = b.raw
             switch node.dtype {
-            case .f16: return (0..<n).map { Double(Scalars.fromHalf(r.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
-            case .bf16: return (0..<n).map { Double(Scalars.fromBFloat(r.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian)) }
-            case .i32: return (0..<n).map { Double(Int32(littleEndian: r.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }
-            default: return (0..<n).map { Double(Float(bitPattern: r.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian)) }
+            case .f16:
+                return (0..<n).map {
+                    Double(
+                        Scalars.fromHalf(
+                            r.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian))
+                }
+            case .bf16:
+                return (0..<n).map {
+                    Double(
+                        Scalars.fromBFloat(
+                            r.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self).littleEndian))
+                }
+            case .i32:
+                return (0..<n).map {
+                    Double(
+                        Int32(littleEndian: r.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))
+                    )
+                }
+            default:
+                return (0..<n).map {
+                    Double(
+                        Float(
+                            bitPattern: r.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)
+                                .littleEndian))
+                }
             }
         }
     }
@@ -143,8 +167,9 @@ struct ReferenceBackend {
             var out = [Double](repeating: 0, count: n)
             for i in 0..<n {
                 let idx = unravel(i, shape)
-                out[i] = Self.binary(op, ins[0].data[ravelBroadcast(idx, ins[0].shape)],
-                                     ins[1].data[ravelBroadcast(idx, ins[1].shape)])
+                out[i] = Self.binary(
+                    op, ins[0].data[ravelBroadcast(idx, ins[0].shape)],
+                    ins[1].data[ravelBroadcast(idx, ins[1].shape)])
             }
             return Array(data: out, shape: shape)
         case .select:
@@ -152,7 +177,10 @@ struct ReferenceBackend {
             for i in 0..<n {
                 let idx = unravel(i, shape)
                 let c = ins[0].data[ravelBroadcast(idx, ins[0].shape)]
-                out[i] = c != 0 ? ins[1].data[ravelBroadcast(idx, ins[1].shape)] : ins[2].data[ravelBroadcast(idx, ins[2].shape)]
+                out[i] =
+                    c != 0
+                    ? ins[1].data[ravelBroadcast(idx, ins[1].shape)]
+                    : ins[2].data[ravelBroadcast(idx, ins[2].shape)]
             }
             return Array(data: out, shape: shape)
         case .reshape:
@@ -166,8 +194,10 @@ struct ReferenceBackend {
             for a in 0..<s.count { off += start[a] * s[a] }
             return strided(ins[0], shape: shape, strides: zip(s, step).map { $0 * $1 }, offset: off)
         case .broadcast:
-            return strided(ins[0], shape: shape,
-                           strides: Shape.broadcastStrides(ins[0].shape, Shape.strides(ins[0].shape), to: shape), offset: 0)
+            return strided(
+                ins[0], shape: shape,
+                strides: Shape.broadcastStrides(
+                    ins[0].shape, Shape.strides(ins[0].shape), to: shape), offset: 0)
         case .reduce(let op, let axes):
             return reduce(op, axes, ins[0], shape)
         case .argmax(let axis):
@@ -177,7 +207,10 @@ struct ReferenceBackend {
             for o in 0..<n {
                 let outer = o / inner, r = o % inner
                 var best = 0
-                for i in 1..<len where x.data[(outer * len + i) * inner + r] > x.data[(outer * len + best) * inner + r] {
+                for i in 1..<len
+                where x.data[(outer * len + i) * inner + r]
+                    > x.data[(outer * len + best) * inner + r]
+                {
                     best = i
                 }
                 out[o] = Double(best)
@@ -242,7 +275,8 @@ struct ReferenceBackend {
                     var i = Int(t)
                     if i < 0 { i += len }
                     guard i >= 0, i < len else {
-                        throw ComputeError(.index("index \(Int(t)) out of range for axis of \(len)"), op: "take")
+                        throw ComputeError(
+                            .index("index \(Int(t)) out of range for axis of \(len)"), op: "take")
                     }
                     let at = (o * len + i) * inner
                     out.append(contentsOf: x.data[at..<(at + inner)])
@@ -271,7 +305,9 @@ struct ReferenceBackend {
                 var v = 0.0
                 for i in 0..<d { v += (x.data[r * d + i] - mean) * (x.data[r * d + i] - mean) }
                 let inv = 1 / (v / Double(d) + Double(eps)).squareRoot()
-                for i in 0..<d { out[r * d + i] = (x.data[r * d + i] - mean) * inv * w.data[i] + b.data[i] }
+                for i in 0..<d {
+                    out[r * d + i] = (x.data[r * d + i] - mean) * inv * w.data[i] + b.data[i]
+                }
             }
             return Array(data: out, shape: shape)
         case .rope(let spec):
@@ -281,9 +317,11 @@ struct ReferenceBackend {
             for r in 0..<(n / d) {
                 let pos = Double(spec.offset + r % t)
                 for i in 0..<(spec.dims / 2) {
-                    let theta = pos * Glibc.pow(Double(spec.base), -2 * Double(i) / Double(spec.dims))
+                    let theta =
+                        pos * Glibc.pow(Double(spec.base), -2 * Double(i) / Double(spec.dims))
                     let (c, s) = (Glibc.cos(theta), Glibc.sin(theta))
-                    let (ia, ib) = spec.layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + spec.dims / 2)
+                    let (ia, ib) =
+                        spec.layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + spec.dims / 2)
                     let a = x.data[r * d + ia], b = x.data[r * d + ib]
                     out[r * d + ia] = a * c - b * s
                     out[r * d + ib] = a * s + b * c
@@ -333,7 +371,9 @@ struct ReferenceBackend {
             var out = [Double](repeating: 0, count: n)
             var row = [Float](repeating: 0, count: k)
             for j in 0..<nn {
-                row.withUnsafeMutableBufferPointer { w.dequantizer.dequantize(row: j, into: $0.baseAddress.unsafelyUnwrapped) }
+                row.withUnsafeMutableBufferPointer {
+                    w.dequantizer.dequantize(row: j, into: $0.baseAddress.unsafelyUnwrapped)
+                }
                 for i in 0..<m {
                     var s = 0.0
                     for p in 0..<k { s += x.data[i * k + p] * Double(row[p]) }
@@ -358,7 +398,10 @@ struct ReferenceBackend {
             switch op {
             case .sum: out[o] = line.reduce(0, +)
             case .mean: out[o] = line.reduce(0, +) / Double(r)
-            case .max: out[o] = line.reduce(-Double.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+            case .max:
+                out[o] = line.reduce(-Double.infinity) {
+                    $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
+                }
             case .logsumexp:
                 let m = line.reduce(-Double.infinity, Swift.max)
                 out[o] = m.isInfinite ? m : m + Glibc.log(line.reduce(0) { $0 + Glibc.exp($1 - m) })
