@@ -1,5 +1,11 @@
 import Formats
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Which backend runs a graph.
 public enum BackendKind: Sendable, Hashable {
     /// Fused loops, OpenBLAS sgemm, quantized kernels, all cores.
@@ -39,14 +45,51 @@ public struct EvalStats: Sendable, Hashable {
     public var bytesMoved: Int { bytesRead + bytesWritten }
 }
 
-/// A result read back to the host.
-public struct HostArray: Sendable, Hashable {
-    public var shape: [Int]
-    public var dtype: DType
-    /// The values as Float (I32 converted; F16/BF16 exactly widened).
-    public var floats: [Float]
-    /// The values of an I32 result (empty for float results).
-    public var int32s: [Int32]
+/// A result of `eval`: the output buffer itself (no copy is made at eval time), read as
+/// host arrays or reused as a constant tensor.
+public struct HostArray: Sendable, Equatable {
+    public let shape: [Int]
+    public let dtype: DType
+    let storage: Storage
+    let offset: Int
+
+    init(shape: [Int], dtype: DType, storage: Storage, offset: Int) {
+        self.shape = shape
+        self.dtype = dtype
+        self.storage = storage
+        self.offset = offset
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The values as Float (I32 converted; F16/BF16 exactly widened): a copy.
+    public var floats: [Float] {
+        if dtype == .i32 { return int32s.map { Float($0) } }
+        return Array(UnsafeBufferPointer(start: storage.floats + offset, count: count))
+    }
+
+    /// The values of an I32 result (converted by truncation for float results): a copy.
+    public var int32s: [Int32] {
+        if dtype != .i32 { return floats.map { Scalars.toInt32($0) } }
+        return Array(UnsafeBufferPointer(start: storage.ints + offset, count: count))
+    }
+
+    /// Reads the F32-widened values in place (float results only; I32 results are copied).
+    public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        if dtype == .i32 { return try floats.withUnsafeBufferPointer(body) }
+        return try body(UnsafeBufferPointer(start: storage.floats + offset, count: count))
+    }
+
+    /// The result as a constant tensor over the same memory, to feed a later graph.
+    public var tensor: Tensor {
+        Tensor(Node(.constant(.host(storage, offset: offset)), [], shape: shape, dtype: dtype))
+    }
+
+    /// Same shape, dtype and bit patterns (so NaNs compare equal to themselves).
+    public static func == (a: HostArray, b: HostArray) -> Bool {
+        guard a.shape == b.shape, a.dtype == b.dtype else { return false }
+        return memcmp(a.storage.base + 4 * a.offset, b.storage.base + 4 * b.offset, 4 * a.count) == 0
+    }
 }
 
 /// The results of `eval`, in the order asked, with statistics.

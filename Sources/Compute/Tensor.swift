@@ -50,7 +50,7 @@ public struct Tensor: Sendable {
             s.floats.update(from: b, count: n)
         }
         Scalars.round(s.floats, n, to: dtype)
-        self.init(Node(.constant(.host(s)), [], shape: shape, dtype: dtype))
+        self.init(Node(.constant(.host(s, offset: 0)), [], shape: shape, dtype: dtype))
     }
 
     /// A constant I32 array (indices, token ids).
@@ -64,7 +64,7 @@ public struct Tensor: Sendable {
             guard let b = src.baseAddress else { return }
             s.ints.update(from: b, count: n)
         }
-        self.init(Node(.constant(.host(s)), [], shape: shape, dtype: .i32))
+        self.init(Node(.constant(.host(s, offset: 0)), [], shape: shape, dtype: .i32))
     }
 
     /// A scalar (shape []).
@@ -73,7 +73,7 @@ public struct Tensor: Sendable {
         s.floats[0] = scalar
         Scalars.round(s.floats, 1, to: dtype)
         let d: DType = (dtype == .f16 || dtype == .bf16) ? dtype : .f32
-        self.init(Node(.constant(.host(s)), [], shape: [], dtype: d))
+        self.init(Node(.constant(.host(s, offset: 0)), [], shape: [], dtype: d))
     }
 
     /// A constant over the bytes of a format-layer slice, without copying: little-endian,

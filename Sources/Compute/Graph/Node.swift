@@ -2,8 +2,9 @@ import Formats
 
 /// Data of a constant node.
 public enum Constant: Sendable {
-    /// Host memory with 4-byte elements (F32 values, already rounded for F16/BF16; or I32).
-    case host(Storage)
+    /// Host memory with 4-byte elements (F32 values, already rounded for F16/BF16; or I32),
+    /// starting at element `offset`.
+    case host(Storage, offset: Int)
     /// Little-endian row-major elements of the node's dtype in a slice of a mapped file
     /// (or any `ByteBuffer`); F32/I32 are read in place, F16/BF16 widened at eval.
     case bytes(ByteSlice)

@@ -55,20 +55,8 @@ struct CPUExecutor {
         }
         var arrays: [HostArray] = []
         for o in outputs {
-            let v = values[o.id].unsafelyUnwrapped
-            let c = contiguous(v)
-            let n = c.count
-            if o.dtype == .i32 {
-                let ints = Array(UnsafeBufferPointer(start: c.ints, count: n))
-                arrays.append(
-                    HostArray(
-                        shape: o.shape, dtype: .i32, floats: ints.map { Float($0) }, int32s: ints))
-            } else {
-                arrays.append(
-                    HostArray(
-                        shape: o.shape, dtype: o.dtype,
-                        floats: Array(UnsafeBufferPointer(start: c.floats, count: n)), int32s: []))
-            }
+            let c = contiguous(values[o.id].unsafelyUnwrapped)
+            arrays.append(HostArray(shape: o.shape, dtype: o.dtype, storage: c.storage, offset: c.offset))
         }
         let snap = tracker.snapshot
         stats.peakBytes = snap.peak
@@ -190,9 +178,9 @@ struct CPUExecutor {
     mutating func constant(_ c: Constant, _ node: Node) -> Value {
         let n = node.count
         switch c {
-        case .host(let s):
+        case .host(let s, let offset):
             return Value(
-                storage: s, offset: 0, shape: node.shape, strides: Shape.strides(node.shape),
+                storage: s, offset: offset, shape: node.shape, strides: Shape.strides(node.shape),
                 dtype: node.dtype)
         case .bytes(let b):
             let r = b.raw
@@ -269,7 +257,9 @@ struct CPUExecutor {
                         let o = dst.assumingMemoryBound(to: Int32.self) + at
                         for i in 0..<n { o[i] = Scalars.toInt32(res[i]) }
                     } else {
-                        (dst.assumingMemoryBound(to: Float.self) + at).update(from: res, count: n)
+                        let o = dst.assumingMemoryBound(to: Float.self) + at
+                        // A program that is just its (donor) leaf already sits in place.
+                        if o != res { o.update(from: res, count: n) }
                     }
                 }
             }

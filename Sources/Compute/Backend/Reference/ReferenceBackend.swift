@@ -30,13 +30,11 @@ struct ReferenceBackend {
         }
         let arrays = outputs.map { n -> HostArray in
             let a = values[n.id].unsafelyUnwrapped
-            if n.dtype == .i32 {
-                return HostArray(
-                    shape: n.shape, dtype: n.dtype, floats: a.data.map { Float($0) },
-                    int32s: a.data.map { Int32($0) })
+            let s = Storage(elements: a.data.count, tracker: nil)
+            for i in a.data.indices {
+                if n.dtype == .i32 { s.ints[i] = Int32(a.data[i]) } else { s.floats[i] = Float(a.data[i]) }
             }
-            return HostArray(
-                shape: n.shape, dtype: n.dtype, floats: a.data.map { Float($0) }, int32s: [])
+            return HostArray(shape: n.shape, dtype: n.dtype, storage: s, offset: 0)
         }
         return Evaluation(arrays: arrays, stats: stats)
     }
@@ -105,9 +103,9 @@ struct ReferenceBackend {
     func constant(_ c: Constant, _ node: Node) -> [Double] {
         let n = node.count
         switch c {
-        case .host(let s):
-            if node.dtype == .i32 { return (0..<n).map { Double(s.ints[$0]) } }
-            return (0..<n).map { Double(s.floats[$0]) }
+        case .host(let s, let offset):
+            if node.dtype == .i32 { return (0..<n).map { Double(s.ints[offset + $0]) } }
+            return (0..<n).map { Double(s.floats[offset + $0]) }
         case .bytes(let b):
             let r = b.raw
             switch node.dtype {
