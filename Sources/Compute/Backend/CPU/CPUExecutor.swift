@@ -244,7 +244,7 @@ struct CPUExecutor {
         let isInt = node.dtype == .i32
         let dst = out.storage.base
         parallelRanges(
-            work, threads: threads, minimumPerRange: Swift.max(1, 8192 / Swift.min(inner, tile))
+            work, threads: threads, minimumPerRange: Swift.max(1, 8192 / Swift.max(1, Swift.min(inner, tile)))
         ) { r in
             bound.withScratch { scratch, pointers in
                 for w in r {

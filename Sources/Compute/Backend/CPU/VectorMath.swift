@@ -16,7 +16,8 @@ enum VectorMath {
     @inline(__always)
     static func exp(_ x0: V) -> V {
         let hi = V(repeating: 88.72283), lo = V(repeating: -87.33654)
-        let x = x0.clamped(lowerBound: lo, upperBound: hi)
+        // NaN lanes compute exp(0) and are restored below: no NaN reaches the Int32 conversion.
+        let x = x0.replacing(with: 0, where: x0 .!= x0).clamped(lowerBound: lo, upperBound: hi)
         let n = (x * 1.44269504088896341 + 0.5).rounded(.down)
         var r = x - n * 0.693359375
         r = r + n * 2.12194440e-4
