@@ -1,9 +1,9 @@
 import Formats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Which backend runs a graph.
@@ -75,7 +75,8 @@ public struct HostArray: Sendable, Equatable {
     }
 
     /// Reads the F32-widened values in place (float results only; I32 results are copied).
-    public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+    public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R
+    {
         if dtype == .i32 { return try floats.withUnsafeBufferPointer(body) }
         return try body(UnsafeBufferPointer(start: storage.floats + offset, count: count))
     }
@@ -88,7 +89,8 @@ public struct HostArray: Sendable, Equatable {
     /// Same shape, dtype and bit patterns (so NaNs compare equal to themselves).
     public static func == (a: HostArray, b: HostArray) -> Bool {
         guard a.shape == b.shape, a.dtype == b.dtype else { return false }
-        return memcmp(a.storage.base + 4 * a.offset, b.storage.base + 4 * b.offset, 4 * a.count) == 0
+        return memcmp(a.storage.base + 4 * a.offset, b.storage.base + 4 * b.offset, 4 * a.count)
+            == 0
     }
 }
 

@@ -6,11 +6,13 @@ import Testing
 struct DTypeEdgeTests {
     @Test("ops yielding F16/BF16 round their results", arguments: [DType.f16, .bf16])
     func rounded(dtype: DType) throws {
-        let x = try randn([7, 33], seed: 1, dtype: dtype), w = try randn([33], seed: 2, dtype: dtype)
+        let x = try randn([7, 33], seed: 1, dtype: dtype),
+            w = try randn([33], seed: 2, dtype: dtype)
         let m = try randn([33, 5], seed: 3, dtype: dtype)
         let outs = [
             try x.matmul(m), try x.softmax(axis: -1), try x.rmsNorm(weight: w, eps: 1e-5),
-            try x.sum(axes: [1]), try x.silu() * x, try x.rope(layout: .interleaved, offset: 1, dims: 32),
+            try x.sum(axes: [1]), try x.silu() * x,
+            try x.rope(layout: .interleaved, offset: 1, dims: 32),
         ]
         for t in outs {
             #expect(t.dtype == dtype)

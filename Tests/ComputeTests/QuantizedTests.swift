@@ -138,6 +138,26 @@ struct QuantizedTests {
         }
     }
 
+    @Test("quantized embedding decodes only the rows asked for")
+    func embedding() throws {
+        let c = AffineCase(bits: 4, group: 32, scaleDType: .f16)
+        let (w, deq) = try c.make(rows: 50, cols: 64, seed: 3)
+        let ids = try Tensor(int32s: [49, 0, 7, 7], shape: [2, 2])
+        let e = try Tensor.embedding(ids, table: w)
+        #expect(e.shape == [2, 2, 64])
+        let got = try e.floats()
+        #expect(Array(got[0..<64]) == Array(deq[(49 * 64)..<(50 * 64)]))
+        #expect(Array(got[(3 * 64)...]) == Array(deq[(7 * 64)..<(8 * 64)]))
+        #expect(try e.floats(options: EvalOptions(backend: .reference)) == got)
+        let stats = try eval([e]).stats
+        #expect(stats.allocatedBytes == 4 * 64 * 4)
+        let bad = try Tensor.embedding(try Tensor(int32s: [50], shape: [1]), table: w)
+        #expect(throws: ComputeError.self) { try bad.floats() }
+        #expect(throws: ComputeError.self) {
+            try bad.floats(options: EvalOptions(backend: .reference))
+        }
+    }
+
     @Test("the dequantized matrix is never allocated; packed bytes are counted as read")
     func packedStays() throws {
         let c = AffineCase(bits: 4, group: 64, scaleDType: .f16)

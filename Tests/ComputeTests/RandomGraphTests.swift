@@ -14,21 +14,30 @@ struct RandomGraphTests {
         for step in 0..<8 {
             let a = x.shape[0], b = x.rank > 1 ? x.shape[1] : 1
             switch r.next() % 9 {
-            case 0: x = try x.unary(pick([.neg, .tanh, .sigmoid, .silu, .abs, .square, .geluErf, .geluTanh]))
+            case 0:
+                x = try x.unary(
+                    pick([.neg, .tanh, .sigmoid, .silu, .abs, .square, .geluErf, .geluTanh]))
             case 1: x = try x.tanh().exp()
             case 2:
                 let shapes = x.rank == 2 ? [[b], [a, 1], [1], [a, b]] : [[1], x.shape]
-                x = try x.binary(pick([.add, .sub, .mul, .maximum, .minimum]), try randn(pick(shapes), seed: seed &+ UInt64(step)))
+                x = try x.binary(
+                    pick([.add, .sub, .mul, .maximum, .minimum]),
+                    try randn(pick(shapes), seed: seed &+ UInt64(step)))
             case 3: if x.rank == 2 { x = try x.transposed() }
             case 4:
                 let axis = Int(r.next() % UInt64(x.rank))
-                if x.shape[axis] > 2 { x = try x.slice(axis: axis, start: 1, end: x.shape[axis], step: 2) }
+                if x.shape[axis] > 2 {
+                    x = try x.slice(axis: axis, start: 1, end: x.shape[axis], step: 2)
+                }
             case 5:
                 if x.rank == 2 {
-                    x = try x.reduce(pick([.sum, .max, .mean, .logsumexp]), axes: [Int(r.next() % 2)], keepDims: true)
+                    x = try x.reduce(
+                        pick([.sum, .max, .mean, .logsumexp]), axes: [Int(r.next() % 2)],
+                        keepDims: true)
                 }
             case 6: x = try x.softmax(axis: -1)
-            case 7: if x.rank == 2 { x = try Tensor.concat([x, try x * 0.5], axis: Int(r.next() % 2)) }
+            case 7:
+                if x.rank == 2 { x = try Tensor.concat([x, try x * 0.5], axis: Int(r.next() % 2)) }
             default: x = try (x * x + 1).rsqrt() * x
             }
         }
@@ -65,9 +74,13 @@ struct RandomGraphTests {
         #expect(try t.floats(options: EvalOptions(backend: .reference)) == values)
         let ints = try Tensor(bytes: try buf.all.slice(1, 20), dtype: .i32, shape: [5])
         #expect(try ints.int32s() == values.map { Int32(bitPattern: $0.bitPattern) })
-        #expect(throws: ComputeError.self) { try Tensor(bytes: try buf.all.slice(1, 19), dtype: .f32, shape: [5]) }
+        #expect(throws: ComputeError.self) {
+            try Tensor(bytes: try buf.all.slice(1, 19), dtype: .f32, shape: [5])
+        }
         #expect(throws: ComputeError.self) { try Tensor(bytes: buf.all, dtype: .u8, shape: [21]) }
-        #expect(throws: ComputeError.self) { try Tensor(bytes: buf.all, dtype: .f32, shape: [Int.max, 2]) }
+        #expect(throws: ComputeError.self) {
+            try Tensor(bytes: buf.all, dtype: .f32, shape: [Int.max, 2])
+        }
         #expect(throws: ComputeError.self) { try Tensor([1, 2], shape: [-1, -2]) }
     }
 }

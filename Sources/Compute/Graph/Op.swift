@@ -82,6 +82,8 @@ public enum Op: Sendable {
     case attention(AttentionSpec)
     /// `x @ W.T` for packed `W` [N, K]: input x [..., K].
     case quantizedMatmul(QuantizedWeight)
+    /// Rows of packed `W` [N, K] for I32 ids of any shape: output [..., K].
+    case quantizedEmbedding(QuantizedWeight)
 
     /// A short name for errors and statistics.
     public var name: String {
@@ -106,6 +108,7 @@ public enum Op: Sendable {
         case .rope: "rope"
         case .attention: "attention"
         case .quantizedMatmul: "quantized_matmul"
+        case .quantizedEmbedding: "quantized_embedding"
         }
     }
 

@@ -47,4 +47,20 @@ extension Tensor {
         let s = Array(shape.dropLast()) + [weight.rows]
         return Tensor(Node(.quantizedMatmul(weight), [node], shape: s, dtype: dtype))
     }
+
+    /// Embedding lookup in a packed table [vocab, dim] (GGUF `token_embd` is often
+    /// quantized): only the rows asked for are decoded. `ids` I32 of any shape → [..., dim];
+    /// ids out of range make `eval` throw.
+    public static func embedding(_ ids: Tensor, table: QuantizedWeight) throws(ComputeError)
+        -> Tensor
+    {
+        guard ids.dtype == .i32 else {
+            throw ComputeError(
+                .dtype("ids must be I32, got \(ids.dtype.rawValue)"), op: "quantized_embedding")
+        }
+        return Tensor(
+            Node(
+                .quantizedEmbedding(table), [ids.node], shape: ids.shape + [table.columns],
+                dtype: .f32))
+    }
 }

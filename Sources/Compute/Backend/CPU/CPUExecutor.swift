@@ -56,7 +56,8 @@ struct CPUExecutor {
         var arrays: [HostArray] = []
         for o in outputs {
             let c = contiguous(values[o.id].unsafelyUnwrapped)
-            arrays.append(HostArray(shape: o.shape, dtype: o.dtype, storage: c.storage, offset: c.offset))
+            arrays.append(
+                HostArray(shape: o.shape, dtype: o.dtype, storage: c.storage, offset: c.offset))
         }
         let snap = tracker.snapshot
         stats.peakBytes = snap.peak
@@ -172,6 +173,7 @@ struct CPUExecutor {
         case .rope(let spec): return rope(input(0), spec, node)
         case .attention(let spec): return attention(input(0), input(1), input(2), spec, node)
         case .quantizedMatmul(let w): return quantizedMatmul(input(0), w, node)
+        case .quantizedEmbedding(let w): return try quantizedEmbedding(input(0), w, node)
         }
     }
 
@@ -244,7 +246,8 @@ struct CPUExecutor {
         let isInt = node.dtype == .i32
         let dst = out.storage.base
         parallelRanges(
-            work, threads: threads, minimumPerRange: Swift.max(1, 8192 / Swift.max(1, Swift.min(inner, tile)))
+            work, threads: threads,
+            minimumPerRange: Swift.max(1, 8192 / Swift.max(1, Swift.min(inner, tile)))
         ) { r in
             bound.withScratch { scratch, pointers in
                 for w in r {

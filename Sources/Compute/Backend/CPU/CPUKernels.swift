@@ -393,4 +393,25 @@ extension CPUExecutor {
         }
         return finish(out)
     }
+
+    /// Decodes only the table rows named by `ids`, straight into the output.
+    mutating func quantizedEmbedding(_ ids0: Value, _ w: QuantizedWeight, _ node: Node)
+        throws(ComputeError) -> Value
+    {
+        let ids = materialize(ids0)
+        let rows = w.rows, cols = w.columns, count = ids.count
+        for i in 0..<count where ids.ints[i] < 0 || Int(ids.ints[i]) >= rows {
+            throw ComputeError(
+                .index("id \(ids.ints[i]) out of range for \(rows) rows"), op: "quantized_embedding"
+            )
+        }
+        let out = allocate(node.shape, node.dtype)
+        launched(reading: [ids], writing: out.count)
+        stats.bytesRead += count * w.dequantizer.bytesPerRow
+        let deq = w.dequantizer, ip = ids.ints, dst = out.floats
+        parallelRanges(count, threads: threads, minimumPerRange: 4) { r in
+            for i in r { deq.dequantize(row: Int(ip[i]), into: dst + i * cols) }
+        }
+        return out
+    }
 }

@@ -32,7 +32,11 @@ struct ReferenceBackend {
             let a = values[n.id].unsafelyUnwrapped
             let s = Storage(elements: a.data.count, tracker: nil)
             for i in a.data.indices {
-                if n.dtype == .i32 { s.ints[i] = Int32(a.data[i]) } else { s.floats[i] = Float(a.data[i]) }
+                if n.dtype == .i32 {
+                    s.ints[i] = Int32(a.data[i])
+                } else {
+                    s.floats[i] = Float(a.data[i])
+                }
             }
             return HostArray(shape: n.shape, dtype: n.dtype, storage: s, offset: 0)
         }
@@ -362,6 +366,8 @@ struct ReferenceBackend {
                 }
             }
             return Array(data: out, shape: shape)
+        case .quantizedEmbedding(let w):
+            return try embedding(w, ins[0], shape)
         case .quantizedMatmul(let w):
             let x = ins[0]
             let k = w.columns, nn = w.rows
@@ -380,6 +386,24 @@ struct ReferenceBackend {
             }
             return Array(data: out, shape: shape)
         }
+    }
+
+    func embedding(_ w: QuantizedWeight, _ ids: Array, _ shape: [Int]) throws(ComputeError) -> Array
+    {
+        var out: [Double] = []
+        var row = [Float](repeating: 0, count: w.columns)
+        for t in ids.data {
+            guard t >= 0, Int(t) < w.rows else {
+                throw ComputeError(
+                    .index("id \(Int(t)) out of range for \(w.rows) rows"),
+                    op: "quantized_embedding")
+            }
+            row.withUnsafeMutableBufferPointer {
+                w.dequantizer.dequantize(row: Int(t), into: $0.baseAddress.unsafelyUnwrapped)
+            }
+            out += row.map(Double.init)
+        }
+        return Array(data: out, shape: shape)
     }
 
     func reduce(_ op: ReduceOp, _ axes: [Int], _ x: Array, _ outShape: [Int]) -> Array {
