@@ -22,11 +22,13 @@ public struct ComputeError: CkptError, Equatable {
     /// The op being built or run (`matmul`, `take`).
     public var op: String
 
+    /// An error about `op`.
     public init(_ reason: Reason, op: String) {
         self.reason = reason
         self.op = op
     }
 
+    /// `op: kind: detail`, as the command line prints it.
     public var description: String {
         switch reason {
         case .shape(let s): "\(op): shape: \(s)"

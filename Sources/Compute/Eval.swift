@@ -23,6 +23,7 @@ public struct EvalOptions: Sendable, Hashable {
     /// Worker threads (nil: all active processors). Results do not depend on it.
     public var threads: Int?
 
+    /// Defaults: CPU backend, fusion on, all processors.
     public init(backend: BackendKind = .cpu, fusion: Bool = true, threads: Int? = nil) {
         self.backend = backend
         self.fusion = fusion
@@ -42,6 +43,7 @@ public struct EvalStats: Sendable, Hashable {
     /// Sum of all buffers allocated (what peak would be if nothing were freed).
     public var allocatedBytes = 0
 
+    /// Read plus written: the memory traffic fusion reduces.
     public var bytesMoved: Int { bytesRead + bytesWritten }
 }
 

@@ -19,6 +19,7 @@ public struct Tensor: Sendable {
 
     public var shape: [Int] { node.shape }
     public var dtype: DType { node.dtype }
+    /// Number of dimensions.
     public var rank: Int { node.shape.count }
     /// Number of elements.
     public var count: Int { node.count }

@@ -16,6 +16,7 @@ public enum Constant: Sendable {
 /// graph can be evaluated many times and from any thread.
 public final class Node: Sendable {
     public let op: Op
+    /// The operands, in the op's order.
     public let inputs: [Node]
     public let shape: [Int]
     public let dtype: DType

@@ -23,6 +23,7 @@ public struct ClosureRowDequantizer: RowDequantizer {
     public let bytesPerRow: Int
     let body: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void
 
+    /// Wraps `body(row, out)`, which writes `columns` floats of `row`.
     public init(
         rows: Int, columns: Int, bytesPerRow: Int,
         _ body: @escaping @Sendable (_ row: Int, _ out: UnsafeMutablePointer<Float>) -> Void
@@ -33,15 +34,18 @@ public struct ClosureRowDequantizer: RowDequantizer {
         self.body = body
     }
 
+    /// Calls the closure.
     public func dequantize(row: Int, into out: UnsafeMutablePointer<Float>) { body(row, out) }
 }
 
 /// A packed [rows, columns] weight that stays packed inside the graph.
 public struct QuantizedWeight: Sendable {
+    /// Decodes rows for the kernels.
     public let dequantizer: any RowDequantizer
     public var rows: Int { dequantizer.rows }
     public var columns: Int { dequantizer.columns }
 
+    /// A weight decoded by any row dequantizer (e.g. a Quantize codec).
     public init(_ dequantizer: any RowDequantizer) { self.dequantizer = dequantizer }
 
     /// MLX affine weights (formats doc §4.2-4.4): `packed` U32 [rows, columns·bits/32],

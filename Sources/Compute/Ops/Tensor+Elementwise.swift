@@ -73,14 +73,23 @@ extension Tensor {
         return Tensor(Node(.cast, [node], shape: shape, dtype: to))
     }
 
+    /// eˣ, elementwise.
     public func exp() throws(ComputeError) -> Tensor { try unary(.exp) }
+    /// Natural logarithm, elementwise.
     public func log() throws(ComputeError) -> Tensor { try unary(.log) }
+    /// Square root, elementwise.
     public func sqrt() throws(ComputeError) -> Tensor { try unary(.sqrt) }
+    /// 1/√x, elementwise (the RMSNorm scale).
     public func rsqrt() throws(ComputeError) -> Tensor { try unary(.rsqrt) }
+    /// Hyperbolic tangent, elementwise.
     public func tanh() throws(ComputeError) -> Tensor { try unary(.tanh) }
+    /// Error function, elementwise (exact GELU).
     public func erf() throws(ComputeError) -> Tensor { try unary(.erf) }
+    /// |x|, elementwise.
     public func abs() throws(ComputeError) -> Tensor { try unary(.abs) }
+    /// x², elementwise.
     public func square() throws(ComputeError) -> Tensor { try unary(.square) }
+    /// 1 / (1 + e⁻ˣ), elementwise.
     public func sigmoid() throws(ComputeError) -> Tensor { try unary(.sigmoid) }
     /// `x * sigmoid(x)`.
     public func silu() throws(ComputeError) -> Tensor { try unary(.silu) }
@@ -88,9 +97,12 @@ extension Tensor {
     public func gelu(approximate: Bool = false) throws(ComputeError) -> Tensor {
         try unary(approximate ? .geluTanh : .geluErf)
     }
+    /// Elementwise maximum with broadcasting (NaN propagates).
     public func maximum(_ o: Tensor) throws(ComputeError) -> Tensor { try binary(.maximum, o) }
+    /// Elementwise minimum with broadcasting (NaN propagates).
     public func minimum(_ o: Tensor) throws(ComputeError) -> Tensor { try binary(.minimum, o) }
 
+    /// Arithmetic operators build `unary`/`binary` nodes (scalars do not promote the dtype).
     public static prefix func - (a: Tensor) throws(ComputeError) -> Tensor { try a.unary(.neg) }
     public static func + (a: Tensor, b: Tensor) throws(ComputeError) -> Tensor {
         try a.binary(.add, b)

@@ -30,12 +30,15 @@ extension Tensor {
         return Tensor(Node(.reduce(op, axes: norm), [node], shape: out, dtype: dtype))
     }
 
+    /// Sum over `axes` (nil: all).
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) throws(ComputeError) -> Tensor {
         try reduce(.sum, axes: axes, keepDims: keepDims)
     }
+    /// Mean over `axes` (nil: all).
     public func mean(axes: [Int]? = nil, keepDims: Bool = false) throws(ComputeError) -> Tensor {
         try reduce(.mean, axes: axes, keepDims: keepDims)
     }
+    /// Maximum over `axes` (nil: all); NaN propagates.
     public func max(axes: [Int]? = nil, keepDims: Bool = false) throws(ComputeError) -> Tensor {
         try reduce(.max, axes: axes, keepDims: keepDims)
     }
