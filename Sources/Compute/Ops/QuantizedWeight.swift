@@ -14,6 +14,19 @@ public protocol RowDequantizer: Sendable {
     var bytesPerRow: Int { get }
     /// Writes `columns` floats of `row` (0 ..< rows) to `out`.
     func dequantize(row: Int, into out: UnsafeMutablePointer<Float>)
+    /// The dot product of `row` with `x` (`columns` floats), for matrix-vector products.
+    /// `scratch` holds `columns` floats. The default decodes the row, then multiplies;
+    /// packings override it to multiply codes directly (one pass over the packed bytes).
+    func dot(row: Int, _ x: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Float
+}
+
+extension RowDequantizer {
+    public func dot(row: Int, _ x: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>)
+        -> Float
+    {
+        dequantize(row: row, into: scratch)
+        return Compute.dot(x, scratch, columns)
+    }
 }
 
 /// A row dequantizer from a closure (e.g. wrapping a Quantize block codec).

@@ -72,8 +72,7 @@ extension CPUExecutor {
                 let row = UnsafeMutablePointer<Float>.allocate(capacity: kk)
                 defer { row.deallocate() }
                 for j in r {
-                    deq.dequantize(row: j, into: row)
-                    for i in 0..<m { dst[i * n + j] = dot(xp + i * kk, row, kk) }
+                    for i in 0..<m { dst[i * n + j] = deq.dot(row: j, xp + i * kk, scratch: row) }
                 }
             }
         } else {
