@@ -160,8 +160,8 @@ func collapse(_ dims: [Int], _ sets: [[Int]]) -> ([Int], [[Int]]) {
     return (d, s)
 }
 
-/// Runs `body` over `0..<n` split into contiguous ranges on the worker threads. Every index
-/// is handled by exactly one call, so results never depend on the thread count.
+/// Runs `body` over `0..<n` split into contiguous ranges on at most `threads` threads. Every
+/// index is handled by exactly one call, so results never depend on the thread count.
 func parallelRanges(_ n: Int, threads: Int, minimumPerRange: Int = 1, _ body: (Range<Int>) -> Void)
 {
     guard n > 0 else { return }
@@ -174,9 +174,17 @@ func parallelRanges(_ n: Int, threads: Int, minimumPerRange: Int = 1, _ body: (R
     // Unchecked: callers write disjoint output ranges and only read shared inputs.
     withoutActuallyEscaping(body) { escapable in
         let box = UncheckedSendable(value: escapable)
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let lo = n * p / parts, hi = n * (p + 1) / parts
-            if lo < hi { box.value(lo..<hi) }
+        // At most `threads` workers run; worker w takes ranges w, w + workers, .... Which
+        // range holds an index changes nothing: kernels compute each output element alone.
+        let workers = Swift.min(threads, parts)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var p = w
+            while p < parts {
+                let lo = n * p / parts
+                let hi = n * (p + 1) / parts
+                if lo < hi { box.value(lo..<hi) }
+                p += workers
+            }
         }
     }
 }
