@@ -58,6 +58,9 @@ let package = Package(
         .executableTarget(
             name: "ckpt-bench", dependencies: ["Convert", "Formats", "Quantize"],
             path: "Benchmarks/CkptBench"),
+        .executableTarget(
+            name: "compute-bench", dependencies: ["Compute", "Formats", "COpenBLAS"],
+            path: "Benchmarks/ComputeBench"),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Quantize", "TestSupport"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),
         .testTarget(
             name: "CatalogTests", dependencies: ["Catalog", "Formats", "TestSupport"]),
         // A second process for the catalog's concurrent-writers test (not a product).

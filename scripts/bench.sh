@@ -12,6 +12,8 @@ results=$work/results.jsonl
 : > "$results"
 .build/release/ckpt-bench "$big" "$work" | tee -a "$results"
 "$py" Benchmarks/peers.py open "$big" | tee -a "$results"
+echo "compute engine…" >&2
+.build/release/compute-bench | tee "$work/compute.jsonl"
 "$py" - "$results" <<'PY'
 import json, sys
 r = {}

@@ -1,0 +1,118 @@
+import COpenBLAS
+import Formats
+
+/// Matrix kernels: float matmul through OpenBLAS, and packed weights decoded tile by tile.
+extension CPUExecutor {
+    /// (possibly copied value, transposed?, leading dimension) for a BLAS operand.
+    mutating func blasOperand(_ v: Value) -> (Value, Bool, Int) {
+        let r = v.shape.count
+        let rows = v.shape[r - 2], cols = v.shape[r - 1]
+        let s0 = v.strides[r - 2], s1 = v.strides[r - 1]
+        if s1 == 1 || cols == 1 {
+            let ld = rows == 1 ? Swift.max(cols, 1) : s0
+            if ld >= Swift.max(cols, 1) { return (v, false, ld) }
+        }
+        if s0 == 1 || rows == 1 {
+            let ld = cols == 1 ? Swift.max(rows, 1) : s1
+            if ld >= Swift.max(rows, 1) { return (v, true, ld) }
+        }
+        let c = materialize(v)
+        return (c, false, Swift.max(cols, 1))
+    }
+
+    mutating func matmul(_ a0: Value, _ b0: Value, _ node: Node) -> Value {
+        let out = allocate(node.shape, node.dtype)
+        launched(reading: [a0, b0], writing: out.count)
+        let (a, ta, lda) = blasOperand(a0)
+        let (b, tb, ldb) = blasOperand(b0)
+        let r = node.shape.count
+        let m = node.shape[r - 2], n = node.shape[r - 1], k = a.shape[a.shape.count - 1]
+        let batch = Array(node.shape.dropLast(2))
+        let aB = Shape.broadcastStrides(
+            Array(a.shape.dropLast(2)), Array(a.strides.dropLast(2)), to: batch)
+        let bB = Shape.broadcastStrides(
+            Array(b.shape.dropLast(2)), Array(b.strides.dropLast(2)), to: batch)
+        let nb = batch.reduce(1, *)
+        if m == 0 || n == 0 { return out }
+        if k == 0 {
+            out.floats.update(repeating: 0, count: out.count)
+            return out
+        }
+        for bi in 0..<nb {
+            var ao = 0, bo = 0, l = bi
+            for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                let x = l % batch[d]
+                l /= batch[d]
+                ao += x * aB[d]
+                bo += x * bB[d]
+            }
+            cblas_sgemm(
+                CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), 1, a.floats + ao, Int32(lda), b.floats + bo,
+                Int32(ldb),
+                0, out.floats + bi * m * n, Int32(n))
+        }
+        return finish(out)
+    }
+
+    /// Rows of W dequantized into a small tile and consumed at once: a dot product per input
+    /// row for matrix-vector shapes, an sgemm per block of rows otherwise.
+    mutating func quantizedMatmul(_ x0: Value, _ w: QuantizedWeight, _ node: Node) -> Value {
+        let x = materialize(x0)
+        let out = allocate(node.shape, node.dtype)
+        launched(reading: [x], writing: out.count)
+        let deq = w.dequantizer
+        stats.bytesRead += deq.bytesPerRow * deq.rows
+        let kk = w.columns, n = w.rows
+        let m = kk == 0 ? 0 : x.count / kk
+        let xp = x.floats, dst = out.floats
+        if m == 0 || n == 0 { return out }
+        if m <= 4 {
+            parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
+                let row = UnsafeMutablePointer<Float>.allocate(capacity: kk)
+                defer { row.deallocate() }
+                for j in r {
+                    for i in 0..<m { dst[i * n + j] = deq.dot(row: j, xp + i * kk, scratch: row) }
+                }
+            }
+        } else {
+            let block = 128
+            let tile = UnsafeMutablePointer<Float>.allocate(capacity: block * kk)
+            defer { tile.deallocate() }
+            var n0 = 0
+            while n0 < n {
+                let nb = Swift.min(block, n - n0)
+                let start = n0
+                parallelRanges(nb, threads: threads, minimumPerRange: 8) { r in
+                    for j in r { deq.dequantize(row: start + j, into: tile + j * kk) }
+                }
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(nb), Int32(kk), 1,
+                    xp, Int32(kk), tile, Int32(kk), 0, dst + n0, Int32(n))
+                n0 += nb
+            }
+        }
+        return finish(out)
+    }
+
+    /// Decodes only the table rows named by `ids`, straight into the output.
+    mutating func quantizedEmbedding(_ ids0: Value, _ w: QuantizedWeight, _ node: Node)
+        throws(ComputeError) -> Value
+    {
+        let ids = materialize(ids0)
+        let rows = w.rows, cols = w.columns, count = ids.count
+        for i in 0..<count where ids.ints[i] < 0 || Int(ids.ints[i]) >= rows {
+            throw ComputeError(
+                .index("id \(ids.ints[i]) out of range for \(rows) rows"), op: "quantized_embedding"
+            )
+        }
+        let out = allocate(node.shape, node.dtype)
+        launched(reading: [ids], writing: out.count)
+        stats.bytesRead += count * w.dequantizer.bytesPerRow
+        let deq = w.dequantizer, ip = ids.ints, dst = out.floats
+        parallelRanges(count, threads: threads, minimumPerRange: 4) { r in
+            for i in r { deq.dequantize(row: Int(ip[i]), into: dst + i * cols) }
+        }
+        return out
+    }
+}

@@ -1,1 +1,0 @@
-// Compute module; see the style guide for its layout.

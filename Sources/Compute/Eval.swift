@@ -1,0 +1,123 @@
+import Formats
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Which backend runs a graph.
+public enum BackendKind: Sendable, Hashable {
+    /// Fused loops, OpenBLAS sgemm, quantized kernels, all cores.
+    case cpu
+    /// Plain loops accumulating in Double, one op at a time: the oracle for `.cpu`.
+    case reference
+}
+
+/// How to run a graph.
+public struct EvalOptions: Sendable, Hashable {
+    public var backend: BackendKind
+    /// Fuse elementwise chains (and the elementwise input of reductions) into single loops.
+    /// Off, every op is its own kernel: the baseline fusion is measured against.
+    public var fusion: Bool
+    /// Worker threads (nil: all active processors). Results do not depend on it.
+    public var threads: Int?
+
+    /// Defaults: CPU backend, fusion on, all processors.
+    public init(backend: BackendKind = .cpu, fusion: Bool = true, threads: Int? = nil) {
+        self.backend = backend
+        self.fusion = fusion
+        self.threads = threads
+    }
+}
+
+/// What an eval did, for tests and benchmarks.
+public struct EvalStats: Sendable, Hashable {
+    /// Kernels launched (a fused chain counts once; views cost none).
+    public var kernels = 0
+    /// Bytes read and written by the kernels (each kernel's inputs and output, once).
+    public var bytesRead = 0
+    public var bytesWritten = 0
+    /// Largest total of intermediate and output buffers alive at once.
+    public var peakBytes = 0
+    /// Sum of all buffers allocated (what peak would be if nothing were freed).
+    public var allocatedBytes = 0
+
+    /// Read plus written: the memory traffic fusion reduces.
+    public var bytesMoved: Int { bytesRead + bytesWritten }
+}
+
+/// A result of `eval`: the output buffer itself (no copy is made at eval time), read as
+/// host arrays or reused as a constant tensor.
+public struct HostArray: Sendable, Equatable {
+    public let shape: [Int]
+    public let dtype: DType
+    let storage: Storage
+    let offset: Int
+
+    init(shape: [Int], dtype: DType, storage: Storage, offset: Int) {
+        self.shape = shape
+        self.dtype = dtype
+        self.storage = storage
+        self.offset = offset
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The values as Float (I32 converted; F16/BF16 exactly widened): a copy.
+    public var floats: [Float] {
+        if dtype == .i32 { return int32s.map { Float($0) } }
+        return Array(UnsafeBufferPointer(start: storage.floats + offset, count: count))
+    }
+
+    /// The values of an I32 result (converted by truncation for float results): a copy.
+    public var int32s: [Int32] {
+        if dtype != .i32 { return floats.map { Scalars.toInt32($0) } }
+        return Array(UnsafeBufferPointer(start: storage.ints + offset, count: count))
+    }
+
+    /// Reads the F32-widened values in place (float results only; I32 results are copied).
+    public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R
+    {
+        if dtype == .i32 { return try floats.withUnsafeBufferPointer(body) }
+        return try body(UnsafeBufferPointer(start: storage.floats + offset, count: count))
+    }
+
+    /// The result as a constant tensor over the same memory, to feed a later graph.
+    public var tensor: Tensor {
+        Tensor(Node(.constant(.host(storage, offset: offset)), [], shape: shape, dtype: dtype))
+    }
+
+    /// Same shape, dtype and bit patterns (so NaNs compare equal to themselves).
+    public static func == (a: HostArray, b: HostArray) -> Bool {
+        guard a.shape == b.shape, a.dtype == b.dtype else { return false }
+        return memcmp(a.storage.base + 4 * a.offset, b.storage.base + 4 * b.offset, 4 * a.count)
+            == 0
+    }
+}
+
+/// The results of `eval`, in the order asked, with statistics.
+public struct Evaluation: Sendable {
+    public var arrays: [HostArray]
+    public var stats: EvalStats
+}
+
+/// Runs the graphs of `tensors` together (shared subgraphs run once) and reads the results.
+///
+/// - Throws: `ComputeError` for data-dependent failures (a gathered index out of range).
+///
+/// ```swift
+/// let e = try eval([logits.softmax(axis: -1)])
+/// print(e.arrays[0].floats, e.stats.kernels)
+/// ```
+public func eval(_ tensors: [Tensor], options: EvalOptions = EvalOptions()) throws(ComputeError)
+    -> Evaluation
+{
+    switch options.backend {
+    case .reference:
+        return try ReferenceBackend().run(tensors.map(\.node))
+    case .cpu:
+        var exec = CPUExecutor(options: options)
+        return try exec.run(tensors.map(\.node))
+    }
+}
