@@ -77,14 +77,3 @@ let package = Package(
             path: "Tests/CatalogWriter"),
     ]
 )
-
-// Fuzz targets, one per reader, only when building for `make fuzz` (CKPT_FUZZ=1): they have no
-// `main` of their own (libFuzzer provides it), so they cannot link in an ordinary build.
-if Context.environment["CKPT_FUZZ"] != nil {
-    for name in ["Safetensors", "NPY", "NPZ", "GGUF", "PyTorch", "Detect"] {
-        package.targets.append(
-            .executableTarget(
-                name: "fuzz-\(name.lowercased())", dependencies: ["Formats"], path: "Fuzz/\(name)",
-                swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
-    }
-}

@@ -5,7 +5,7 @@ import Formats
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let buffer = ByteBuffer(copying: UnsafeBufferPointer(start: data, count: size), name: "fuzz-input")
-    guard let source = try? try NPZFile(buffer: buffer) else { return 0 }
+    guard let source = try? NPZFile(buffer: buffer) else { return 0 }
     var checksum: UInt8 = 0
     for tensor in source.tensors {
         guard let bytes = try? source.bytes(of: tensor) else { continue }
