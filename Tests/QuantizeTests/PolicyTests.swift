@@ -1,5 +1,7 @@
+import Foundation
 import Testing
 import Formats
+import TestSupport
 @testable import Quantize
 
 /// A LLaMA-style GGUF tensor list: `layers` blocks, F16 weights, F32 norms.
@@ -137,7 +139,7 @@ struct PolicyTests {
         #expect(throws: QuantizeError.self) { try MLXQuantizePolicy(recipe: .mixed_3_6) }
     }
 
-    @Test("mixed_3_6: 6 bits for v_proj/down_proj on use_more_bits layers and lm_head/embed_tokens, 3 elsewhere")
+    @Test("mixed_3_6: 6 bits for v_proj/down_proj on use_more_bits layers and lm_head, 3 elsewhere")
     func mlxRecipe() throws {
         let p = try MLXQuantizePolicy(recipe: .mixed_3_6, layerCount: 30)
         func w(_ n: String) -> TensorInfo { TensorInfo(name: n, type: .dense(.f16), shape: [576, 576], byteCount: 0) }
@@ -146,11 +148,29 @@ struct PolicyTests {
         #expect(p.choice(for: w("model.layers.5.mlp.down_proj.weight")) == .affine(bits: 6, groupSize: 64))
         #expect(p.choice(for: w("model.layers.5.mlp.up_proj.weight")) == .affine(bits: 3, groupSize: 64))
         #expect(p.choice(for: w("lm_head.weight")) == .affine(bits: 6, groupSize: 64))
-        #expect(p.choice(for: w("model.embed_tokens.weight")) == .affine(bits: 6, groupSize: 64))
+        #expect(p.choice(for: w("model.embed_tokens.weight")) == .affine(bits: 3, groupSize: 64))  // mlx-lm 0.32.2
         var o = p
         o.overrides = ["model.layers.5.mlp.up_proj": .keep]
         #expect(o.choice(for: w("model.layers.5.mlp.up_proj.weight")) == .keep)
         let entries = o.configEntries([w("model.layers.5.mlp.up_proj.weight"), w("model.layers.5.mlp.down_proj.weight")])
         #expect(entries.map(\.module) == ["model.layers.5.mlp.up_proj", "model.layers.5.mlp.down_proj"])
+    }
+
+    @Test("the MLX policy picks exactly the modules and bits mlx-lm 0.32.2's quantize_model does",
+          arguments: ["default_g64", "default_g128", "mixed_2_6", "mixed_3_4", "mixed_3_6", "mixed_4_6"])
+    func mlxLMOracle(_ name: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("policy/mlx_lm.json")))
+        let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let tensors = try #require(root["tensors"] as? [[Any]]).map { pair in
+            TensorInfo(name: pair[0] as! String, type: .dense(.f32), shape: pair[1] as! [Int], byteCount: 0)
+        }
+        let expected = try #require(root[name] as? [String: [Int]])
+        let policy = try MLXQuantizePolicy(bits: 4, groupSize: name == "default_g128" ? 128 : 64,
+                                           recipe: name.hasPrefix("mixed") ? MLXRecipe(rawValue: name) : nil, layerCount: 16)
+        var got: [String: [Int]] = [:]
+        for t in tensors {
+            if case .affine(let b, let g) = policy.choice(for: t) { got[String(t.name.dropLast(".weight".count))] = [b, g] }
+        }
+        #expect(got == expected)
     }
 }

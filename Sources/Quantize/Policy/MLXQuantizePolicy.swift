@@ -1,8 +1,10 @@
 import Formats
 
 /// mlx-lm's mixed-precision recipes (`mlx_lm.convert --quant-predicate mixed_3_6`): low bits
-/// everywhere, high bits for `v_proj` / `down_proj` on `useMoreBits` layers and for
-/// `lm_head` / `embed_tokens`, group size 64 (mlx-lm convert.py `mixed_quant_predicate_builder`).
+/// everywhere, high bits for `v_proj` (and `v_a_proj`/`v_b_proj`) and `down_proj` on
+/// `useMoreBits` layers and for `lm_head` (mlx-lm 0.32.2 convert.py
+/// `mixed_quant_predicate_builder`; later mlx-lm also raises `embed_tokens` and adds
+/// mixed_3_5, mixed_3_8, mixed_4_8, which are accepted here with the 0.32.2 rules).
 public enum MLXRecipe: String, Sendable, CaseIterable {
     case mixed_2_6, mixed_3_4, mixed_3_5, mixed_3_6, mixed_3_8, mixed_4_6, mixed_4_8
 
@@ -76,17 +78,15 @@ public struct MLXQuantizePolicy: Sendable {
         if let o = overrides[path] { return o }
         // Linear and Embedding weights are the 2-D ones (norms are 1-D, convolutions 3-D+).
         guard t.shape.count == 2, !Self.skippedModules.contains(where: { path.contains($0) }) else { return .keep }
-        guard let recipe, let n = layerCount else {
-            return last % groupSize == 0 ? .affine(bits: bits, groupSize: groupSize) : .keep
-        }
-        let g = 64
-        guard last % g == 0 else { return .keep }
+        guard last % groupSize == 0 else { return .keep }
+        guard let recipe, let n = layerCount else { return .affine(bits: bits, groupSize: groupSize) }
         let i = layerIndex(path) ?? 0
-        if useMoreBits(i, n) && (path.contains("v_proj") || path.contains("down_proj")) {
-            return .affine(bits: recipe.bits.high, groupSize: g)
+        let isV = path.contains("v_proj") || path.contains("v_a_proj") || path.contains("v_b_proj")
+        if useMoreBits(i, n) && (isV || path.contains("down_proj")) {
+            return .affine(bits: recipe.bits.high, groupSize: groupSize)
         }
-        if path.contains("lm_head") || path.contains("embed_tokens") { return .affine(bits: recipe.bits.high, groupSize: g) }
-        return .affine(bits: recipe.bits.low, groupSize: g)
+        if path.contains("lm_head") { return .affine(bits: recipe.bits.high, groupSize: groupSize) }
+        return .affine(bits: recipe.bits.low, groupSize: groupSize)
     }
 
     /// Per-layer entries for config.json's `quantization` block: every quantized module when a
