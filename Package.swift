@@ -59,6 +59,9 @@ let package = Package(
             name: "ckpt-bench", dependencies: ["Convert", "Formats", "Quantize"],
             path: "Benchmarks/CkptBench"),
         .executableTarget(
+            name: "quantize-bench", dependencies: ["Convert", "Formats", "Quantize"],
+            path: "Benchmarks/QuantizeBench"),
+        .executableTarget(
             name: "compute-bench", dependencies: ["Compute", "Formats", "COpenBLAS"],
             path: "Benchmarks/ComputeBench"),
 

@@ -32,9 +32,68 @@ def open_time(path, n=200):
                 f.keys()
     return best(3, run) / n
 
+def weights():
+    import numpy as np
+    return np.random.default_rng(1).standard_normal((4096, 4096), dtype=np.float32)
+
+def quant_peers(gguf_path):
+    """gguf-py's quantize, mx.quantize and llama.cpp's quantizer on 4096×4096 float32."""
+    import numpy as np
+    w = weights()
+    try:
+        import gguf
+        from gguf.quants import quantize
+        for t in ("Q4_0", "Q8_0"):
+            s = best(2, lambda: quantize(w, gguf.GGMLQuantizationType[t]))
+            print(json.dumps({"bench": f"gguf_py_quantize_{t}", "seconds": s}))
+    except ImportError:
+        pass
+    try:
+        import mlx.core as mx
+        for dt, name in ((mx.float32, "F32"), (mx.bfloat16, "BF16")):
+            a = mx.array(w).astype(dt); mx.eval(a)
+            for bits in (4, 8):
+                def q():
+                    mx.eval(*mx.quantize(a, group_size=64, bits=bits))
+                print(json.dumps({"bench": f"mx_quantize_{name}_{bits}bit_g64", "seconds": best(3, q)}))
+    except ImportError:
+        pass
+    try:
+        import llama_cpp, ctypes, tempfile
+        for t, ftype in (("Q4_K", 15), ("Q6_K", 18)):
+            out = os.path.join(tempfile.gettempdir(), f"llama-quant-bench-{t}.gguf")
+            params = llama_cpp.llama_model_quantize_default_params()
+            params.nthread = 2
+            params.ftype = ftype
+            params.pure = True
+            def q():
+                rc = llama_cpp.llama_model_quantize(gguf_path.encode(), out.encode(), ctypes.byref(params))
+                assert rc == 0, rc
+            print(json.dumps({"bench": f"llama_cpp_quantize_{t}", "seconds": best(2, q)}))
+            os.remove(out)
+    except ImportError:
+        pass
+
+def make_quant_gguf(path):
+    """One 4096×4096 F32 tensor with llama names, for llama-quantize and ckpt alike."""
+    if os.path.exists(path):
+        return
+    import gguf
+    w = gguf.GGUFWriter(path + ".part", "llama")
+    w.add_block_count(1); w.add_context_length(2048); w.add_embedding_length(4096)
+    w.add_feed_forward_length(4096); w.add_head_count(32); w.add_head_count_kv(32)
+    w.add_layer_norm_rms_eps(1e-5); w.add_file_type(0)
+    w.add_tensor("blk.0.ffn_up.weight", weights())
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    os.replace(path + ".part", path)
+
 if __name__ == "__main__":
     cmd, path = sys.argv[1], sys.argv[2]
     if cmd == "make-big":
         make_big(path)
+    elif cmd == "make-quant-gguf":
+        make_quant_gguf(path)
+    elif cmd == "quant":
+        quant_peers(path)
     elif cmd == "open":
         print(json.dumps({"bench": "python_safe_open", "seconds_per_open": open_time(path)}))

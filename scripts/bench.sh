@@ -12,6 +12,11 @@ results=$work/results.jsonl
 : > "$results"
 .build/release/ckpt-bench "$big" "$work" | tee -a "$results"
 "$py" Benchmarks/peers.py open "$big" | tee -a "$results"
+echo "quantizers…" >&2
+qg=$work/quant-4096.gguf
+"$py" Benchmarks/peers.py make-quant-gguf "$qg"
+.build/release/quantize-bench "$qg" "$work" | tee -a "$results"
+"$py" Benchmarks/peers.py quant "$qg" | tee -a "$results"
 echo "compute engine…" >&2
 .build/release/compute-bench | tee "$work/compute.jsonl"
 "$py" - "$results" <<'PY'
@@ -26,6 +31,17 @@ m = r["memcpy"]["bytes_per_second"]
 print(f"  memcpy bandwidth (2 threads): {m/1e9:.2f} GB/s")
 rd = r["read_all_tensors"]
 print(f"  read every tensor: {rd['bytes_per_second']/1e9:.2f} GB/s = {rd['ratio_to_memcpy']:.2f}× memcpy (target ≥ 0.7×)")
+def ratio(ours, peer, target):
+    if ours in r and peer in r:
+        o, p = r[ours]["seconds"], r[peer]["seconds"]
+        print(f"  {ours}: {o*1e3:.0f} ms vs {peer}: {p*1e3:.0f} ms → {p/o:.2f}× (target ≥ {target}×)")
+for t in ("Q4_0", "Q8_0"):
+    ratio(f"ckpt_quantize_{t}", f"gguf_py_quantize_{t}", 10)
+for d in ("F32", "BF16"):
+    for b in (4, 8):
+        ratio(f"ckpt_affine_{d}_{b}bit_g64", f"mx_quantize_{d}_{b}bit_g64", 2)
+for t in ("Q4_K", "Q6_K"):
+    ratio(f"ckpt_convert_gguf_{t}", f"llama_cpp_quantize_{t}", 1)
 for k in ("convert_f32_to_bf16", "convert_f32_to_f16"):
     c = r[k]
     print(f"  {k}: {c['seconds']:.2f} s, input {c['input_bytes_per_second']/1e9:.2f} GB/s = {c['input_bytes_per_second']/m:.2f}× memcpy; traffic-normalised {c['ratio_to_memcpy']:.2f}× (target ≥ 0.7×)")

@@ -28,6 +28,17 @@ struct GGMLQuantizeTests {
         }
     }
 
+    @Test("quantizes a tensor to the bytes llama.cpp's llama_model_quantize wrote (pure, 2 threads)",
+          arguments: [GGMLType.Q4_0, .Q4_1, .Q5_0, .Q5_1, .Q8_0, .Q2_K, .Q3_K, .Q4_K, .Q5_K, .Q6_K, .IQ4_NL, .IQ4_XS])
+    func matchesLlamaQuantize(_ t: GGMLType) throws {
+        let input = try fixtureFloats("quants/llama/input.f32")
+        let golden = try fixtureBytes("quants/llama/\(t.name).blocks")
+        let got = try quantize(t, input)
+        #expect(got.count == golden.count)
+        let diff = got.indices.first { got[$0] != golden[$0] }
+        #expect(diff == nil, "first differing byte at \(diff ?? -1)")
+    }
+
     @Test("round trip error stays within the type's resolution", arguments: quantizeGoldenTypes)
     func roundTripError(_ t: GGMLType) throws {
         let values = randomFloats(4096, seed: 7)

@@ -55,11 +55,27 @@ public enum Affine {
     static func quantizeGroup(_ w: UnsafeRawBufferPointer, dtype: DType, first: Int, count: Int, bits: Int,
                               into words: UnsafeMutableBufferPointer<UInt32>,
                               scales: UnsafeMutableRawBufferPointer, biases: UnsafeMutableRawBufferPointer, group: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { x in
+            switch dtype {  // widen the group once (exact), so the loops below see plain floats
+            case .f16: for j in 0..<count { x[j] = Half.toFloat(Scalars.load16(w, first + j)) }
+            case .bf16: for j in 0..<count { x[j] = Half.bf16ToFloat(Scalars.load16(w, first + j)) }
+            default: for j in 0..<count { x[j] = Scalars.loadF32(w, first + j) }
+            }
+            let (scale, bias) = quantizeFloats(UnsafeBufferPointer(x), bits: bits, into: words)
+            storeScalar(scale, dtype, scales, group)
+            storeScalar(bias, dtype, biases, group)
+        }
+    }
+
+    /// mlx's per-group kernel on float32 values: returns the float32 scale and bias (before
+    /// rounding to the weight dtype) and writes the codes LSB-first into `words`.
+    @inline(__always)
+    static func quantizeFloats(_ x: UnsafeBufferPointer<Float>, bits: Int,
+                               into words: UnsafeMutableBufferPointer<UInt32>) -> (scale: Float, bias: Float) {
         let nBins = Float((1 << bits) - 1)
         let eps: Float = 1e-7
         var wMin = Float.infinity, wMax = -Float.infinity
-        for j in 0..<count {
-            let v = Scalars.loadAsFloat(w, dtype, first + j)
+        for v in x {
             wMax = wMax < v ? v : wMax   // std::max(w_max, v)
             wMin = v < wMin ? v : wMin   // std::min(w_min, v)
         }
@@ -77,8 +93,8 @@ public enum Affine {
         var acc: UInt64 = 0
         var filled = 0
         var out = 0
-        for j in 0..<count {
-            var q = ((Scalars.loadAsFloat(w, dtype, first + j) - bias) / scale).rounded(.toNearestOrEven)
+        for v in x {
+            var q = ((v - bias) / scale).rounded(.toNearestOrEven)
             q = q < 0 ? 0 : q          // std::max(q, 0.0f)
             q = nBins < q ? nBins : q  // std::min(q, n_bins)
             acc |= (q.isNaN ? 0 : UInt64(q)) << UInt64(filled)  // NaN only with allowNonFinite
@@ -90,8 +106,7 @@ public enum Affine {
                 filled -= 32
             }
         }
-        storeScalar(scale, dtype, scales, group)
-        storeScalar(bias, dtype, biases, group)
+        return (scale, bias)
     }
 
     @inline(__always) static func storeScalar(_ v: Float, _ dtype: DType, _ p: UnsafeMutableRawBufferPointer, _ i: Int) {

@@ -64,7 +64,17 @@ public enum GGMLCodec {
         }
         guard let c = codec(t) else { throw QuantizeError(.unsupported("dequantizing \(t.name)")) }
         try checkSize(t, weights: dst.count, bytes: src.count, what: "source")
-        decodeBlocks(c, src, dst)
+        // Concrete types for the hot ones, so the generic row loop is specialized (no witness
+        // call per block); any other codec goes through its existential.
+        switch t {
+        case .Q4_0: decodeBlocks(Q4_0.self, src, dst)
+        case .Q4_1: decodeBlocks(Q4_1.self, src, dst)
+        case .Q8_0: decodeBlocks(Q8_0.self, src, dst)
+        case .Q4_K: decodeBlocks(Q4_K.self, src, dst)
+        case .Q5_K: decodeBlocks(Q5_K.self, src, dst)
+        case .Q6_K: decodeBlocks(Q6_K.self, src, dst)
+        default: decodeBlocks(c, src, dst)
+        }
     }
 
     /// Encodes `src` (a whole number of blocks of `t`, rows laid end to end) into `dst`, the same
@@ -83,7 +93,15 @@ public enum GGMLCodec {
         guard let c = codec(t) as? any BlockEncoder.Type else {
             throw QuantizeError(.unsupported("quantizing to \(t.name)"))
         }
-        encodeBlocks(c, src, dst)
+        switch t {
+        case .Q4_0: encodeBlocks(Q4_0.self, src, dst)
+        case .Q4_1: encodeBlocks(Q4_1.self, src, dst)
+        case .Q8_0: encodeBlocks(Q8_0.self, src, dst)
+        case .Q4_K: encodeBlocks(Q4_K.self, src, dst)
+        case .Q5_K: encodeBlocks(Q5_K.self, src, dst)
+        case .Q6_K: encodeBlocks(Q6_K.self, src, dst)
+        default: encodeBlocks(c, src, dst)
+        }
     }
 
     // MARK: - Internals

@@ -201,14 +201,8 @@ public enum LlamaQuantizeRules {
                 type = .Q5_K
             }
             if model.expertCount == 8 { type = .Q8_0 }
-            if category == .attnQKV {
-                switch (base, mix) {
-                case (.Q3_K, .M?), (.Q3_K, .L?): type = .Q4_K
-                case (.Q4_K, .M?): type = .Q5_K
-                case (.Q5_K, .M?): type = .Q6_K
-                default: break
-                }
-            }
+            // llama.cpp also has an ATTENTION_QKV rule further down its if-chain, but the
+            // attn_v-like branch above always catches those tensors first: it never runs.
         case .attnK:
             if model.expertCount == 8 { type = .Q8_0 }
         case .ffnDown:
