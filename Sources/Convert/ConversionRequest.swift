@@ -36,6 +36,9 @@ public struct ConversionRequest: Sendable {
     public var gguf: GGUFOptions?
     /// Quantize NaN/Inf weights instead of refusing them.
     public var allowNonFinite: Bool
+    /// User rules over the policy's choices (`--override PATTERN[@LAYERS]=CHOICE`); the first
+    /// match wins.
+    public var overrides: [QuantizationOverride]
 
     /// `--bits`, `--group-size` and an optional mixed recipe.
     public struct AffineOptions: Sendable, Hashable {
@@ -65,8 +68,10 @@ public struct ConversionRequest: Sendable {
     public init(
         source: String, destination: String, format: OutputFormat? = nil, dtype: DType? = nil,
         affine: AffineOptions? = nil, gguf: GGUFOptions? = nil, allowNonFinite: Bool = false,
+        overrides: [QuantizationOverride] = [],
         maxShardBytes: Int = ConversionRequest.defaultMaxShardBytes
     ) {
+        self.overrides = overrides
         self.source = source
         self.destination = destination
         self.format = format
@@ -101,6 +106,7 @@ extension ConversionRequest {
             parts += ["--gguf-type", g.preset.description]
             if g.pure { parts.append("--pure") }
         }
+        for o in overrides { parts += ["--override", o.description] }
         if allowNonFinite { parts.append("--allow-non-finite") }
         return parts.joined(separator: " ")
     }

@@ -60,6 +60,35 @@ public enum Planner {
             }
         }
 
+        if !request.overrides.isEmpty {
+            guard request.affine != nil || request.gguf != nil else {
+                throw ConvertError("--override needs --bits or --gguf-type")
+            }
+            for t in tensors {
+                guard let rule = QuantizationOverride.first(in: request.overrides, matching: t.name) else { continue }
+                switch rule.choice {
+                case .affine where request.affine == nil, .ggml where request.gguf == nil:
+                    throw ConvertError("override '\(rule)': \(rule.choice) does not fit a \(format.rawValue) output")
+                case .affine(_, let g):
+                    guard t.shape.count >= 2, let last = t.shape.last, last % g == 0 else {
+                        throw ConvertError("override '\(rule)': tensor '\(t.name)' of shape \(t.shape) cannot take group size \(g)")
+                    }
+                case .ggml(let g):
+                    guard let last = t.shape.last, last % g.blockSize == 0 else {
+                        throw ConvertError("override '\(rule)': tensor '\(t.name)' rows of \(t.shape.last ?? 0) are not whole \(g.name) blocks")
+                    }
+                case .keep: break
+                }
+                choices[t.name] = (rule.choice, "override \(rule)")
+            }
+            if format == .mlx, let affine = request.affine {
+                let policy = try? MLXQuantizationPolicy(bits: affine.bits, groupSize: affine.groupSize, recipe: affine.recipe)
+                mlxConfig = policy?.configEntry(
+                    choices: tensors.compactMap { t in choices[t.name].map { (t.name, $0.0) } },
+                    perLayer: true)
+            }
+        }
+
         var planned: [PlannedTensor] = []
         planned.reserveCapacity(tensors.count)
         for t in tensors {

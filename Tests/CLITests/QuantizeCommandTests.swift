@@ -140,3 +140,40 @@ struct QuantizeCommandTests {
         #expect(strayFiles(in: dir, expected: ["a.safetensors"]).isEmpty)
     }
 }
+
+@Suite("ckpt convert --override", .enabled(if: Python.available))
+struct OverrideCommandTests {
+    @Test("overrides win over the preset, by pattern and layer range",
+          .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
+    func gguf() throws {
+        let src = try #require(TestPaths.model("smollm2-135m-instruct-q4_1.gguf"))
+        let dir = TestPaths.temporaryDirectory()
+        let r = try CLI.run(["convert", src, dir + "/o.gguf", "--gguf-type", "Q4_K_M", "--json", "--no-catalog",
+                             "--override", "attn_q=Q8_0", "--override", "ffn_up@0-1=keep"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let doc = try #require(try CLI.json(r) as? [String: Any])
+        let tensors = try #require(doc["tensors"] as? [[String: Any]])
+        let type = Dictionary(uniqueKeysWithValues: tensors.map { ($0["name"] as? String ?? "", $0["dtype"] as? String ?? "") })
+        #expect(type["blk.0.attn_q.weight"] == "Q8_0")
+        #expect(type["blk.29.attn_q.weight"] == "Q8_0")
+        #expect(type["blk.0.ffn_up.weight"] == "Q4_1")   // kept as the source had it
+        #expect(type["blk.2.ffn_up.weight"] == "Q5_0")   // the preset's choice (Q4_K → Q5_0)
+        #expect((r.stdout).contains("override attn_q=Q8_0"))
+    }
+
+    @Test("an override that does not fit the rows is refused before writing")
+    func misfit() throws {
+        let dir = TestPaths.temporaryDirectory()
+        let py = try Python.run("""
+            import sys, numpy as np
+            from safetensors.numpy import save_file
+            save_file({"w.weight": np.ones((4, 40), np.float32)}, sys.argv[1])
+            """, [dir + "/a.safetensors"])
+        try #require(py.status == 0)
+        let r = try CLI.run(["convert", dir + "/a.safetensors", dir + "/o.gguf", "--gguf-type", "F16",
+                             "--override", "w=Q8_0", "--no-catalog"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("w.weight"))
+        #expect(strayFiles(in: dir, expected: ["a.safetensors"]).isEmpty)
+    }
+}

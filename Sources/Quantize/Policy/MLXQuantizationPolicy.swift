@@ -84,17 +84,28 @@ public struct MLXQuantizationPolicy: Sendable, Hashable {
 
     /// The `quantization` object of an mlx `config.json` for these choices (`name` →
     /// choice), as `quantize_model` writes it: the global parameters, plus one entry per
-    /// module when a recipe chose per layer.
-    public func configEntry(choices: [(name: String, choice: TensorQuantization)]) -> Metadata {
+    /// module when a recipe chose per layer. With `perLayer` (user overrides), modules whose
+    /// choice differs from the global one get an entry too, and a layer weight left float
+    /// gets `false`, as mlx-lm's loader reads them.
+    public func configEntry(choices: [(name: String, choice: TensorQuantization)], perLayer: Bool = false)
+        -> Metadata
+    {
         var q: Metadata = [
             "group_size": .int64(Int64(groupSize)), "bits": .int64(Int64(bits)), "mode": .string("affine"),
         ]
-        guard recipe != nil else { return q }
-        for (name, choice) in choices {
-            guard case .affine(let b, let g) = choice, name.hasSuffix(".weight") else { continue }
-            q[String(name.dropLast(".weight".count))] = .object([
-                "group_size": .int64(Int64(g)), "bits": .int64(Int64(b)), "mode": .string("affine"),
-            ])
+        guard recipe != nil || perLayer else { return q }
+        for (name, choice) in choices where name.hasSuffix(".weight") {
+            let module = String(name.dropLast(".weight".count))
+            switch choice {
+            case .affine(let b, let g):
+                if recipe == nil && b == bits && g == groupSize { continue }
+                q[module] = .object([
+                    "group_size": .int64(Int64(g)), "bits": .int64(Int64(b)), "mode": .string("affine"),
+                ])
+            case .keep where perLayer:
+                q[module] = .bool(false)
+            default: continue
+            }
         }
         return q
     }

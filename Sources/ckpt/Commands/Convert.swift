@@ -41,6 +41,11 @@ struct Convert: ParsableCommand {
     @Flag(help: "With --gguf-type: the one type for every quantizable tensor, as llama-quantize --pure.")
     var pure = false
 
+    @Option(name: .customLong("override"), help: ArgumentHelp(
+        "A rule over the quantization policy, repeatable, first match wins: PATTERN[@FIRST-LAST]=CHOICE, CHOICE a ggml type, affine:BITS[:GROUP] or keep (e.g. attn_v=Q8_0, ffn_down@0-3=Q6_K, lm_head=affine:8).",
+        valueName: "rule"))
+    var overrides: [String] = []
+
     @Flag(help: "Quantize NaN/Inf weights instead of refusing them.")
     var allowNonFinite = false
 
@@ -57,7 +62,8 @@ struct Convert: ParsableCommand {
             source: source, destination: destination, format: format, dtype: dtype?.dtype,
             affine: bits.map { .init(bits: $0, groupSize: groupSize, recipe: mlxRecipe) },
             gguf: ggufType.map { .init(preset: $0.preset, pure: pure) },
-            allowNonFinite: allowNonFinite)
+            allowNonFinite: allowNonFinite,
+            overrides: try overrides.map { spec throws in try QuantizationOverride(parsing: spec, groupSize: groupSize) })
         let bar = ProgressBar()
         let (result, entry, warning) = try CatalogedOperations.convert(request, catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
