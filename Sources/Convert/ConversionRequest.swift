@@ -39,6 +39,8 @@ public struct ConversionRequest: Sendable {
     /// User rules over the policy's choices (`--override PATTERN[@LAYERS]=CHOICE`); the first
     /// match wins.
     public var overrides: [QuantizationOverride]
+    /// Measure each quantized tensor's error against its source (`--error-report`).
+    public var errorReport: Bool = false
 
     /// `--bits`, `--group-size` and an optional mixed recipe.
     public struct AffineOptions: Sendable, Hashable {

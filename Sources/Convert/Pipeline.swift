@@ -17,6 +17,8 @@ public struct ConversionResult: Sendable {
     /// What happened to tensors beyond their planned action, by source name (a transcoding
     /// that turned out exact, or had to re-quantize).
     public var notes: [String: String] = [:]
+    /// Per-tensor quantization error, by source name, when the request asked for it.
+    public var errors: [String: ErrorReport] = [:]
 }
 
 /// Progress of a running conversion, reported after each tensor.
@@ -83,7 +85,7 @@ public enum Converter {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return ConversionResult(
             plan: plan, outputFiles: files, bytesRead: read, bytesWritten: plan.outputBytes,
-            seconds: seconds, notes: notes.notes)
+            seconds: seconds, notes: notes.notes, errors: notes.errors)
     }
 
     /// Streams every planned tensor into `sink`, one at a time, through reusable buffers.
@@ -123,6 +125,9 @@ public enum Converter {
                         let q = try Affine.quantize(
                             weights, dtype: dtype, shape: t.source.shape, bits: bits, groupSize: groupSize,
                             allowNonFinite: allowNonFinite)
+                        if plan.request.errorReport {
+                            notes.errors[t.source.name] = try Measure.affine(q, source: raw, type: t.source.type, shape: t.source.shape)
+                        }
                         try q.packed.withUnsafeBytes { b throws in try sink.write(t.outputs[0], bytes: b) }
                         try q.scales.withUnsafeBytes { b throws in try sink.write(t.outputs[1], bytes: b) }
                         try q.biases.withUnsafeBytes { b throws in try sink.write(t.outputs[2], bytes: b) }
@@ -137,6 +142,9 @@ public enum Converter {
                                 allowNonFinite: allowNonFinite)
                             notes.notes[t.source.name] = "re-quantized: \(dtype.rawValue) scales cannot hold the blocks exactly"
                         }
+                        if plan.request.errorReport {
+                            notes.errors[t.source.name] = try Measure.affine(q, source: raw, type: t.source.type, shape: t.source.shape)
+                        }
                         try q.packed.withUnsafeBytes { b throws in try sink.write(t.outputs[0], bytes: b) }
                         try q.scales.withUnsafeBytes { b throws in try sink.write(t.outputs[1], bytes: b) }
                         try q.biases.withUnsafeBytes { b throws in try sink.write(t.outputs[2], bytes: b) }
@@ -144,6 +152,9 @@ public enum Converter {
                         let floats = try Transform.floats(raw, type: t.source.type, scratch: scratch)
                         let out = scratch.output(t.output.byteCount)
                         try GGMLCodec.quantize(type, UnsafeBufferPointer(floats), into: out, allowNonFinite: allowNonFinite)
+                        if plan.request.errorReport {
+                            notes.errors[t.source.name] = try Measure.ggml(type, UnsafeRawBufferPointer(out), original: UnsafeBufferPointer(floats))
+                        }
                         try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))
                     }
                 }
@@ -166,6 +177,7 @@ public enum Converter {
 /// Per-tensor notes gathered while streaming.
 final class NoteBook {
     var notes: [String: String] = [:]
+    var errors: [String: ErrorReport] = [:]
 }
 
 /// Reusable output buffers, grown to the largest tensor and kept for the next one.

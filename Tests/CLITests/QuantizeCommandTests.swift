@@ -177,3 +177,48 @@ struct OverrideCommandTests {
         #expect(strayFiles(in: dir, expected: ["a.safetensors"]).isEmpty)
     }
 }
+
+@Suite("ckpt convert --error-report", .enabled(if: Python.available))
+struct ErrorReportCommandTests {
+    @Test("per-tensor RMSE and max error equal numpy's on gguf-py's round trip")
+    func ggufErrors() throws {
+        let dir = TestPaths.temporaryDirectory()
+        let py = try Python.run("""
+            import sys, numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(5)
+            save_file({"a.weight": rng.standard_normal((16, 256)).astype(np.float32),
+                       "b.weight": (rng.standard_normal((8, 64)) * 4).astype(np.float32)}, sys.argv[1])
+            """, [dir + "/a.safetensors"])
+        try #require(py.status == 0)
+        let r = try CLI.run(["convert", dir + "/a.safetensors", dir + "/q.gguf", "--gguf-type", "Q4_0",
+                             "--error-report", "--json", "--no-catalog"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let doc = try #require(try CLI.json(r) as? [String: Any])
+        let tensors = try #require(doc["tensors"] as? [[String: Any]])
+        let check = try Python.run("""
+            import sys, json, numpy as np, gguf
+            from gguf.quants import quantize, dequantize
+            from safetensors.numpy import load_file
+            src = load_file(sys.argv[1]); out = {}
+            for k, w in src.items():
+                d = dequantize(quantize(w, gguf.GGMLQuantizationType.Q4_0), gguf.GGMLQuantizationType.Q4_0).reshape(w.shape)
+                e = d.astype(np.float64) - w.astype(np.float64)
+                out[k] = [float(np.sqrt(np.mean(e * e))), float(np.max(np.abs(e))),
+                          float(np.sqrt(np.mean(e * e)) / np.sqrt(np.mean(w.astype(np.float64) ** 2)))]
+            print(json.dumps(out))
+            """, [dir + "/a.safetensors"])
+        try #require(check.status == 0, "\(check.stderr)")
+        let want = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: [Double]])
+        #expect(tensors.count == 2)
+        for t in tensors {
+            let name = try #require(t["name"] as? String)
+            let e = try #require(t["error"] as? [String: Double])
+            let w = try #require(want[name])
+            #expect(abs((e["rmse"] ?? 0) - w[0]) <= 1e-9 * max(1, w[0]), "\(name)")
+            #expect(abs((e["max_abs_error"] ?? 0) - w[1]) <= 1e-9 * max(1, w[1]), "\(name)")
+            #expect(abs((e["relative_rmse"] ?? 0) - w[2]) <= 1e-9, "\(name)")
+            #expect((e["relative_rmse"] ?? 0) > 0.01 && (e["relative_rmse"] ?? 1) < 0.3)
+        }
+    }
+}

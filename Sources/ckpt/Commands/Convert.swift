@@ -46,6 +46,9 @@ struct Convert: ParsableCommand {
         valueName: "rule"))
     var overrides: [String] = []
 
+    @Flag(help: "Report each quantized tensor's error (RMSE, max abs error, relative to the weights' RMS).")
+    var errorReport = false
+
     @Flag(help: "Quantize NaN/Inf weights instead of refusing them.")
     var allowNonFinite = false
 
@@ -58,12 +61,13 @@ struct Convert: ParsableCommand {
         if mlxRecipe != nil && bits == nil {
             throw ValidationError("--mlx-recipe needs --bits (the bits of the layers the recipe leaves low)")
         }
-        let request = ConversionRequest(
+        var request = ConversionRequest(
             source: source, destination: destination, format: format, dtype: dtype?.dtype,
             affine: bits.map { .init(bits: $0, groupSize: groupSize, recipe: mlxRecipe) },
             gguf: ggufType.map { .init(preset: $0.preset, pure: pure) },
             allowNonFinite: allowNonFinite,
             overrides: try overrides.map { spec throws in try QuantizationOverride(parsing: spec, groupSize: groupSize) })
+        request.errorReport = errorReport
         let bar = ProgressBar()
         let (result, entry, warning) = try CatalogedOperations.convert(request, catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
@@ -74,6 +78,7 @@ struct Convert: ParsableCommand {
             print(ConversionReport.json(result).jsonString())
         } else {
             Terminal.log(ConversionReport.text(result))
+            if errorReport { print(ConversionReport.errorTable(result)) }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Convert
 import Formats
+import Quantize
 
 /// How a finished conversion is shown.
 enum ConversionReport {
@@ -16,6 +17,18 @@ enum ConversionReport {
             (\(Terminal.bytes(Int(rate)))/s)
               \(summary)
             """
+    }
+
+    /// One row per quantized tensor, worst relative error first.
+    static func errorTable(_ r: ConversionResult) -> String {
+        let rows = r.plan.tensors.compactMap { t -> (String, String, ErrorReport)? in
+            r.errors[t.source.name].map { (t.source.name, t.output.type.description, $0) }
+        }.sorted { $0.2.relativeRMSE > $1.2.relativeRMSE }
+        var lines = ["tensor\ttype\trmse\tmax_abs_error\trelative_rmse"]
+        for (name, type, e) in rows {
+            lines.append(String(format: "%@\t%@\t%.3e\t%.3e\t%.4f", name, type, e.rmse, e.maxAbsError, e.relativeRMSE))
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func json(_ r: ConversionResult) -> MetadataValue {
@@ -36,7 +49,13 @@ enum ConversionReport {
                     "action": .string(t.action.description),
                     "source_dtype": .string(t.source.type.description),
                 ]
-                if let note = t.note { o["note"] = .string(note) }
+                if let note = t.note ?? r.notes[t.source.name] { o["note"] = .string(note) }
+                if let e = r.errors[t.source.name] {
+                    o["error"] = .object([
+                        "rmse": .float64(e.rmse), "max_abs_error": .float64(e.maxAbsError),
+                        "relative_rmse": .float64(e.relativeRMSE),
+                    ])
+                }
                 return .object(o)
             }),
         ])
