@@ -62,6 +62,9 @@ let package = Package(
             name: "quantize-bench", dependencies: ["Convert", "Formats", "Quantize"],
             path: "Benchmarks/QuantizeBench"),
         .executableTarget(
+            name: "catalog-bench", dependencies: ["Catalog", "Formats"],
+            path: "Benchmarks/CatalogBench"),
+        .executableTarget(
             name: "compute-bench", dependencies: ["Compute", "Formats", "COpenBLAS"],
             path: "Benchmarks/ComputeBench"),
 

@@ -17,6 +17,11 @@ qg=$work/quant-4096.gguf
 "$py" Benchmarks/peers.py make-quant-gguf "$qg"
 .build/release/quantize-bench "$qg" "$work" | tee -a "$results"
 "$py" Benchmarks/peers.py quant "$qg" | tee -a "$results"
+echo "catalog…" >&2
+.build/release/catalog-bench "$big" "$work" | tee -a "$results"
+"$py" -c 'import json, subprocess, sys, time
+t = time.perf_counter(); subprocess.run(["sha256sum", sys.argv[1]], stdout=subprocess.DEVNULL, check=True)
+print(json.dumps({"bench": "sha256sum", "seconds": time.perf_counter() - t}))' "$big" | tee -a "$results"
 echo "compute engine…" >&2
 .build/release/compute-bench | tee "$work/compute.jsonl"
 "$py" - "$results" <<'PY'
@@ -42,6 +47,11 @@ for d in ("F32", "BF16"):
         ratio(f"ckpt_affine_{d}_{b}bit_g64", f"mx_quantize_{d}_{b}bit_g64", 2)
 for t in ("Q4_K", "Q6_K"):
     ratio(f"ckpt_convert_gguf_{t}", f"llama_cpp_quantize_{t}", 1)
+if "catalog_list_10k" in r:
+    print(f"  catalog list of 10,000 entries: {r['catalog_list_10k']['seconds']*1e3:.0f} ms (target < 100 ms)")
+if "catalog_sha256" in r and "sha256sum" in r:
+    c, s = r["catalog_sha256"]["seconds"], r["sha256sum"]["seconds"]
+    print(f"  sha256 of 1.25 GiB: ckpt {r['catalog_sha256']['bytes_per_second']/1e9:.2f} GB/s ({c:.2f} s), sha256sum {s:.2f} s → {s/c:.2f}×")
 for k in ("convert_f32_to_bf16", "convert_f32_to_f16"):
     c = r[k]
     print(f"  {k}: {c['seconds']:.2f} s, input {c['input_bytes_per_second']/1e9:.2f} GB/s = {c['input_bytes_per_second']/m:.2f}× memcpy; traffic-normalised {c['ratio_to_memcpy']:.2f}× (target ≥ 0.7×)")
