@@ -55,14 +55,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .target(name: "BenchSupport", path: "Benchmarks/BenchSupport"),
         .executableTarget(
-            name: "ckpt-bench", dependencies: ["Convert", "Formats", "Quantize"],
+            name: "ckpt-bench", dependencies: ["BenchSupport", "Convert", "Formats", "Quantize"],
             path: "Benchmarks/CkptBench"),
         .executableTarget(
-            name: "quantize-bench", dependencies: ["Convert", "Formats", "Quantize"],
+            name: "quantize-bench", dependencies: ["BenchSupport", "Convert", "Formats", "Quantize"],
             path: "Benchmarks/QuantizeBench"),
         .executableTarget(
-            name: "catalog-bench", dependencies: ["Catalog", "Formats"],
+            name: "catalog-bench", dependencies: ["BenchSupport", "Catalog", "Formats"],
             path: "Benchmarks/CatalogBench"),
         .executableTarget(
             name: "compute-bench", dependencies: ["Compute", "Formats", "COpenBLAS"],

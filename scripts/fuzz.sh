@@ -28,7 +28,7 @@ for t in $targets; do
   esac
   bin=$scratch/bin/fuzz-$t
   swiftc -sanitize=fuzzer,address -parse-as-library -g -I "$scratch/debug/Modules" -I Sources/CZlib \
-    Fuzz/$dir/*.swift "${objs[@]}" -lz -o "$bin" 2>&1 | { grep -vE "warning|^\s*$" || true; }
+    Fuzz/$dir/*.swift Fuzz/Shared/*.swift "${objs[@]}" -lz -o "$bin" 2>&1 | { grep -vE "warning|^\s*$" || true; }
   corpus=fuzz/corpus-$t; mkdir -p "$corpus"
   find $seeds -type f -size -256k ! -name '*.py' ! -name '*.json' -exec cp -n {} "$corpus/" \; 2>/dev/null || true
   echo "== fuzz-$t for ${secs}s ($(ls "$corpus" | wc -l) inputs in $corpus)"

@@ -3,14 +3,10 @@
 import Catalog
 import Dispatch
 import Formats
+import BenchSupport
 import Foundation
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-func emit(_ name: String, _ fields: [String: Double]) {
-    let body = fields.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-    FileHandle.standardOutput.write(Data("{\"bench\": \"\(name)\", \(body)}\n".utf8))
-}
 
 /// A one-tensor checkpoint description, so that 10,000 entries need no real model files.
 struct TinySource: TensorSource {

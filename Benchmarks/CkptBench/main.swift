@@ -4,26 +4,12 @@
 import Convert
 import Dispatch
 import Formats
+import BenchSupport
 import Foundation
 import Quantize
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-/// Best of `repeats` timings of `body`, in seconds.
-func best(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-    var b = Double.infinity
-    for _ in 0..<repeats {
-        let t = now()
-        try body()
-        b = min(b, now() - t)
-    }
-    return b
-}
 
-func emit(_ name: String, _ fields: [String: Double]) {
-    let body = fields.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-    FileHandle.standardOutput.write(Data("{\"bench\": \"\(name)\", \(body)}\n".utf8))
-}
 
 func run(big: String, work: String, only: String?) throws {
 

@@ -4,24 +4,13 @@
 import Convert
 import Dispatch
 import Formats
+import BenchSupport
 import Foundation
 import Quantize
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-func best(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-    var b = Double.infinity
-    for _ in 0..<repeats {
-        let t = now()
-        try body()
-        b = min(b, now() - t)
-    }
-    return b
-}
 
-func emit(_ name: String, _ seconds: Double) {
-    FileHandle.standardOutput.write(Data("{\"bench\": \"\(name)\", \"seconds\": \(seconds)}\n".utf8))
-}
+func emit(_ name: String, _ seconds: Double) { emit(name, ["seconds": seconds]) }
 
 func run(ggufInput: String?, work: String) throws {
     let n = 4096 * 4096
