@@ -222,3 +222,41 @@ struct ErrorReportCommandTests {
         }
     }
 }
+
+@Suite("GGUF blocks → MLX affine without re-quantizing", .enabled(if: Python.has("mlx.core")))
+struct TranscodeCommandTests {
+    @Test("Q4_0 / Q4_1 / Q8_0 blocks become affine g32 groups that mx.dequantize decodes to gguf-py's values",
+          arguments: ["Q4_0", "Q4_1", "Q8_0"])
+    func transcode(type: String) throws {
+        let dir = TestPaths.temporaryDirectory()
+        let make = try Python.run("""
+            import sys, numpy as np, gguf
+            from gguf.quants import quantize
+            t = gguf.GGMLQuantizationType[sys.argv[2]]
+            w = np.random.default_rng(9).standard_normal((8, 128)).astype(np.float32)
+            g = gguf.GGUFWriter(sys.argv[1], "llama")
+            g.add_tensor("w.weight", quantize(w, t), raw_dtype=t)
+            g.write_header_to_file(); g.write_kv_data_to_file(); g.write_tensors_to_file(); g.close()
+            """, [dir + "/q.gguf", type])
+        try #require(make.status == 0, "\(make.stderr)")
+        let bits = type == "Q8_0" ? "8" : "4"
+        let r = try CLI.run(["convert", dir + "/q.gguf", dir + "/m.safetensors", "--bits", bits, "--group-size", "32",
+                             "--json", "--no-catalog"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let doc = try #require(try CLI.json(r) as? [String: Any])
+        let t = try #require((doc["tensors"] as? [[String: Any]])?.first)
+        #expect((t["note"] as? String)?.contains("transcoded exactly") == true)
+        let check = try Python.run("""
+            import sys, numpy as np, gguf, mlx.core as mx
+            from gguf.quants import dequantize
+            r = gguf.GGUFReader(sys.argv[1]); t = r.tensors[0]
+            want = dequantize(t.data, t.tensor_type).reshape(8, 128)
+            m = mx.load(sys.argv[2])
+            got = mx.dequantize(m["w.weight"], m["w.scales"], m["w.biases"], group_size=32, bits=int(sys.argv[3]))
+            got = np.array(got)
+            assert np.array_equal(got, want) or np.max(np.abs(got - want)) == 0, np.max(np.abs(got - want))
+            print("ok")
+            """, [dir + "/q.gguf", dir + "/m.safetensors", bits])
+        #expect(check.status == 0, "\(check.stderr)")
+    }
+}

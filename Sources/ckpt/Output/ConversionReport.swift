@@ -11,11 +11,14 @@ enum ConversionReport {
         for t in p.tensors { actions[t.action.description, default: 0] += 1 }
         let summary = actions.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         let rate = r.seconds > 0 ? Double(r.bytesWritten) / r.seconds : 0
+        var notes: [String: Int] = [:]
+        for t in p.tensors { if let n = t.note ?? r.notes[t.source.name] { notes[n, default: 0] += 1 } }
+        let noteLines = notes.sorted { $0.key < $1.key }.map { "\n  \($0.value) \($0.key)" }.joined()
         return """
             wrote \(p.request.destination) (\(p.format.rawValue), \(p.tensors.count) tensors, \(Terminal.bytes(r.bytesWritten))) \
             from \(p.request.source) (\(p.sourceFormat.rawValue)) in \(String(format: "%.2f", r.seconds)) s \
             (\(Terminal.bytes(Int(rate)))/s)
-              \(summary)
+              \(summary)\(noteLines)
             """
     }
 
