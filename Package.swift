@@ -39,7 +39,7 @@ let package = Package(
             ]),
         .target(name: "Quantize", dependencies: ["Formats"]),
         .target(name: "Compute", dependencies: ["Quantize", "Formats", "COpenBLAS"]),
-        .target(name: "Verify", dependencies: ["Compute", "Formats"]),
+        .target(name: "Verify", dependencies: ["Compute", "Quantize", "Formats"]),
         .target(name: "Convert", dependencies: ["Verify", "Quantize", "Formats"]),
         .target(
             name: "Catalog",
@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Quantize", "TestSupport"]),
-        .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats", "TestSupport"]),
+        .testTarget(name: "VerifyTests", dependencies: ["Verify", "Compute", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),
         .testTarget(
