@@ -46,6 +46,7 @@ struct ArchitectureLlamaTests {
         ("mistral", "mistral"),  // 1 kv head, tf4 config
         ("qwen2", "qwen2"),  // q/k/v biases, BF16 weights
         ("llama_gqa.gguf", "llama_gqa_gguf"),  // llama.cpp layout: names, Q/K permuted, Q8_0
+        ("llama_gqa_mlx", "llama_gqa_mlx"),  // mlx-lm 4-bit g32 + an 8-bit override; mlx's logits
     ]
 
     @Test("Logits match torch's within 1e-4 of the largest logit", arguments: cases)
