@@ -11,7 +11,9 @@ public enum ForwardPass {
     /// Runs `model` (an hf or mlx directory, or a GGUF) on `tokens`.
     /// - Returns: the float32 output [tokens.count, width].
     /// - Throws: `FormatError` (the checkpoint) or `ComputeError` (e.g. an id out of range).
-    public static func run(model path: String, tokens: [Int32], options: EvalOptions = EvalOptions())
+    public static func run(
+        model path: String, tokens: [Int32], options: EvalOptions = EvalOptions()
+    )
         throws -> HostArray
     {
         let model = try ModelRegistry.load(path: path)
@@ -38,7 +40,9 @@ public enum ForwardPass {
         try writer.begin(metadata: [:], plan: [info])
         var failure: FormatError?
         array.withUnsafeFloats { floats in
-            do throws(FormatError) { try writer.write(info, bytes: UnsafeRawBufferPointer(floats)) } catch {
+            do throws(FormatError) {
+                try writer.write(info, bytes: UnsafeRawBufferPointer(floats))
+            } catch {
                 failure = error
             }
         }

@@ -72,10 +72,12 @@ public struct WeightStore: Sendable {
             guard let info = byName[spec.storedName] else {
                 if spec.optional { continue }
                 throw FormatError(
-                    .invalid("missing tensor '\(spec.storedName)'"), file: file, field: spec.storedName)
+                    .invalid("missing tensor '\(spec.storedName)'"), file: file,
+                    field: spec.storedName)
             }
             used.insert(spec.storedName)
-            let module = spec.storedName.hasSuffix(".weight")
+            let module =
+                spec.storedName.hasSuffix(".weight")
                 ? String(spec.storedName.dropLast(".weight".count)) : spec.storedName
             if let scales = byName[module + ".scales"], spec.storedName.hasSuffix(".weight") {
                 let biases = byName[module + ".biases"]
@@ -117,7 +119,9 @@ public struct WeightStore: Sendable {
     }
 
     /// A dense or GGML-block tensor.
-    static func plain(_ source: any TensorSource, _ file: String, _ spec: WeightSpec, _ info: TensorInfo)
+    static func plain(
+        _ source: any TensorSource, _ file: String, _ spec: WeightSpec, _ info: TensorInfo
+    )
         throws(FormatError) -> Weight
     {
         guard info.shape == spec.shape else {
@@ -129,7 +133,8 @@ public struct WeightStore: Sendable {
             switch info.type {
             case .dense(let d):
                 guard d == .f32 || d == .f16 || d == .bf16 else {
-                    throw mismatch(file, spec, "dtype \(d.rawValue) is not a weight dtype (F32, F16, BF16)")
+                    throw mismatch(
+                        file, spec, "dtype \(d.rawValue) is not a weight dtype (F32, F16, BF16)")
                 }
                 var t = try Tensor(bytes: bytes, dtype: d, shape: info.shape)
                 if let heads = spec.interleavedHeads { t = try unpermute(t, heads: heads) }
@@ -150,14 +155,19 @@ public struct WeightStore: Sendable {
                     }
                     let perRow = columns / g.blockSize * g.bytesPerBlock
                     guard bytes.count == info.byteCount, rows * perRow == bytes.count else {
-                        throw mismatch(file, spec, "\(bytes.count) bytes for \(g.name) \(info.shape)")
+                        throw mismatch(
+                            file, spec, "\(bytes.count) bytes for \(g.name) \(info.shape)")
                     }
                     q = QuantizedWeight(
-                        CodecRows(type: g, bytes: bytes, rows: rows, columns: columns, bytesPerRow: perRow))
+                        CodecRows(
+                            type: g, bytes: bytes, rows: rows, columns: columns, bytesPerRow: perRow
+                        ))
                 }
                 if let heads = spec.interleavedHeads {
                     q = QuantizedWeight(
-                        PermutedRows(base: q.dequantizer, storedRow: ggufQKStoredRows(rows: rows, heads: heads)))
+                        PermutedRows(
+                            base: q.dequantizer,
+                            storedRow: ggufQKStoredRows(rows: rows, heads: heads)))
                 }
                 return .quantized(q)
             }
@@ -220,14 +230,16 @@ public struct WeightStore: Sendable {
         }
         let (rows, columns) = (spec.shape[0], spec.shape[1])
         let (bits, group) = (setting.bits, setting.groupSize)
-        guard bits > 0, bits <= 8, group > 0, columns % group == 0, (columns * bits) % 32 == 0 else {
+        guard bits > 0, bits <= 8, group > 0, columns % group == 0, (columns * bits) % 32 == 0
+        else {
             throw mismatch(file, spec, "\(columns) columns with \(bits) bits, group size \(group)")
         }
         let expectPacked = [rows, columns * bits / 32], expectScales = [rows, columns / group]
         guard packed.type == .dense(.u32), packed.shape == expectPacked else {
             throw mismatch(
                 file, spec,
-                "packed \(packed.type) \(packed.shape), expected U32 \(expectPacked) for \(spec.shape) at \(bits) bits")
+                "packed \(packed.type) \(packed.shape), expected U32 \(expectPacked) for \(spec.shape) at \(bits) bits"
+            )
         }
         guard let sd = scales.type.dense, scales.shape == expectScales, biases.type == scales.type,
             biases.shape == expectScales

@@ -14,7 +14,9 @@ enum FixtureArrays {
         #expect(info.type == .dense(.f32))
         let bytes = try source.bytes(of: info)
         let values = (0..<info.elementCount).map { i in
-            Float(bitPattern: bytes.raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
+            Float(
+                bitPattern: bytes.raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)
+                    .littleEndian)
         }
         return (info.shape, values)
     }
@@ -64,7 +66,9 @@ struct ArchitectureLlamaTests {
         let model = try ModelRegistry.load(path: Self.models + "/llama_gqa.gguf")
         let tokens: [Int32] = [3, 1, 4, 1, 5]
         let cpu = try ForwardPass.run(model, tokens: tokens).floats
-        let ref = try ForwardPass.run(model, tokens: tokens, options: EvalOptions(backend: .reference)).floats
+        let ref = try ForwardPass.run(
+            model, tokens: tokens, options: EvalOptions(backend: .reference)
+        ).floats
         #expect(FixtureArrays.relativeError(cpu, ref) < 1e-5)
     }
 
@@ -95,7 +99,9 @@ struct ArchitectureLlamaTests {
         for i in stride(from: 0, to: dim, by: 2) {
             let f = 1 / Foundation.pow(base, Double(i) / Double(dim))
             let wl = 2 * Double.pi / f
-            if wl < old / high { divisors.append(1) } else if wl > old / low {
+            if wl < old / high {
+                divisors.append(1)
+            } else if wl > old / low {
                 divisors.append(Float(factor))
             } else {
                 let s = (old / wl - low) / (high - low)
@@ -120,15 +126,17 @@ struct ArchitectureLlamaTests {
         #expect(Set(stored).count == 8)
     }
 
-    @Test("GGUF names follow gguf-py's tensor map", arguments: [
-        ("model.embed_tokens.weight", "token_embd.weight"),
-        ("lm_head.weight", "output.weight"),
-        ("model.norm.weight", "output_norm.weight"),
-        ("model.layers.3.self_attn.q_proj.bias", "blk.3.attn_q.bias"),
-        ("model.layers.12.self_attn.o_proj.weight", "blk.12.attn_output.weight"),
-        ("model.layers.0.post_attention_layernorm.weight", "blk.0.ffn_norm.weight"),
-        ("model.layers.1.mlp.down_proj.weight", "blk.1.ffn_down.weight"),
-    ])
+    @Test(
+        "GGUF names follow gguf-py's tensor map",
+        arguments: [
+            ("model.embed_tokens.weight", "token_embd.weight"),
+            ("lm_head.weight", "output.weight"),
+            ("model.norm.weight", "output_norm.weight"),
+            ("model.layers.3.self_attn.q_proj.bias", "blk.3.attn_q.bias"),
+            ("model.layers.12.self_attn.o_proj.weight", "blk.12.attn_output.weight"),
+            ("model.layers.0.post_attention_layernorm.weight", "blk.0.ffn_norm.weight"),
+            ("model.layers.1.mlp.down_proj.weight", "blk.1.ffn_down.weight"),
+        ])
     func ggufNames(hf: String, gguf: String) {
         #expect(LlamaConfiguration.ggufName(hf) == gguf)
     }

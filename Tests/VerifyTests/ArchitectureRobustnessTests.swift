@@ -28,7 +28,8 @@ struct ArchitectureRobustnessTests {
 
     @Test("Bytes flipped through the header and truncations of the GGUF never crash")
     func flipsAndTruncations() throws {
-        let original = Array(try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("models/llama_gqa.gguf"))))
+        let original = Array(
+            try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("models/llama_gqa.gguf"))))
         #expect(Self.exercise(original))
         let gguf = try GGUFFile(buffer: ByteBuffer(copying: original, name: "m.gguf"))
         var refused = 0

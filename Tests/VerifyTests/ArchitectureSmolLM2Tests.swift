@@ -26,7 +26,8 @@ struct ArchitectureSmolLM2Tests {
     }
 
     static func reference() throws -> Reference {
-        let data = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("models/smollm2_reference.json")))
+        let data = try Data(
+            contentsOf: URL(fileURLWithPath: TestPaths.fixture("models/smollm2_reference.json")))
         return try JSONDecoder().decode(Reference.self, from: data)
     }
 
@@ -55,7 +56,8 @@ struct ArchitectureSmolLM2Tests {
         // Greedy decoding, recomputing the whole sequence each step.
         var ids = ref.tokens
         for _ in ref.greedy {
-            let last = try model.forward(tokens: ids).slice(axis: 0, start: ids.count - 1, end: ids.count)
+            let last = try model.forward(tokens: ids).slice(
+                axis: 0, start: ids.count - 1, end: ids.count)
             ids.append(try last.argmax(axis: -1).int32s()[0])
         }
         #expect(Array(ids.dropFirst(ref.tokens.count)) == ref.greedy)

@@ -47,7 +47,8 @@ struct ArchitectureWeightErrorTests {
     @Test("A missing tensor is an error naming it")
     func missing() throws {
         let name = "model.layers.1.mlp.up_proj.weight"
-        let e = try #require(loadError(AlteredSource(base: try Checkpoint.open(Self.dir), drop: [name])))
+        let e = try #require(
+            loadError(AlteredSource(base: try Checkpoint.open(Self.dir), drop: [name])))
         #expect(e.field == name && e.file == "m")
         #expect(e.description.contains("missing tensor '\(name)'"))
     }
@@ -76,7 +77,8 @@ struct ArchitectureWeightErrorTests {
             var tensors: [TensorInfo] { base.tensors }
             func bytes(of t: TensorInfo) throws(FormatError) -> ByteSlice { try base.bytes(of: t) }
         }
-        let e = try #require(loadError(WithConfig(base: try Checkpoint.open(Self.dir), metadata: config)))
+        let e = try #require(
+            loadError(WithConfig(base: try Checkpoint.open(Self.dir), metadata: config)))
         #expect(e.description.contains("unexpected tensors"))
         #expect(e.field?.hasPrefix("model.layers.1.") == true)
     }
@@ -92,20 +94,26 @@ struct ArchitectureWeightErrorTests {
             var tensors: [TensorInfo] { base.tensors }
             func bytes(of t: TensorInfo) throws(FormatError) -> ByteSlice { try base.bytes(of: t) }
         }
-        let e = try #require(loadError(WithConfig(base: try Checkpoint.open(Self.dir), metadata: config)))
+        let e = try #require(
+            loadError(WithConfig(base: try Checkpoint.open(Self.dir), metadata: config)))
         #expect(e.field == "model.layers.0.mlp.gate_proj.weight")
         #expect(e.description.contains("[64, 64], expected [32, 64]"))
     }
 
-    @Test("Hostile configurations are errors naming the key", arguments: [
-        ("num_attention_heads", MetadataValue.int64(3)),  // 2 kv heads do not divide 3
-        ("hidden_size", .int64(-1)),
-        ("num_hidden_layers", .int64(1 << 40)),
-        ("head_dim", .int64(15)),
-        ("rope_parameters", .object(["rope_type": .string("yarn"), "rope_theta": .float64(1e4)])),
-        ("hidden_act", .string("gelu")),
-        ("vocab_size", .string("many")),
-    ])
+    @Test(
+        "Hostile configurations are errors naming the key",
+        arguments: [
+            ("num_attention_heads", MetadataValue.int64(3)),  // 2 kv heads do not divide 3
+            ("hidden_size", .int64(-1)),
+            ("num_hidden_layers", .int64(1 << 40)),
+            ("head_dim", .int64(15)),
+            (
+                "rope_parameters",
+                .object(["rope_type": .string("yarn"), "rope_theta": .float64(1e4)])
+            ),
+            ("hidden_act", .string("gelu")),
+            ("vocab_size", .string("many")),
+        ])
     func hostileConfig(key: String, value: MetadataValue) throws {
         var config = try ModelDirectory(path: Self.dir).configuration
         config[key] = value

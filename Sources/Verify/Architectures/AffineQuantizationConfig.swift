@@ -42,7 +42,8 @@ public struct AffineQuantizationConfig: Sendable, Hashable, Codable {
         let c = try decoder.container(keyedBy: Key.self)
         setting = Setting(
             bits: try c.decodeIfPresent(Int.self, forKey: Key(stringValue: "bits")) ?? 4,
-            groupSize: try c.decodeIfPresent(Int.self, forKey: Key(stringValue: "group_size")) ?? 64)
+            groupSize: try c.decodeIfPresent(Int.self, forKey: Key(stringValue: "group_size")) ?? 64
+        )
         if let mode = try c.decodeIfPresent(String.self, forKey: Key(stringValue: "mode")),
             mode != "affine"
         {
@@ -66,7 +67,9 @@ public struct AffineQuantizationConfig: Sendable, Hashable, Codable {
         try c.encode(setting.bits, forKey: Key(stringValue: "bits"))
         try c.encode(setting.groupSize, forKey: Key(stringValue: "group_size"))
         for (k, v) in overrides.sorted(by: { $0.key < $1.key }) {
-            if let v { try c.encode(v, forKey: Key(stringValue: k)) } else {
+            if let v {
+                try c.encode(v, forKey: Key(stringValue: k))
+            } else {
                 try c.encode(false, forKey: Key(stringValue: k))
             }
         }

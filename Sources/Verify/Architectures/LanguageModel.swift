@@ -24,6 +24,8 @@ public protocol LanguageModel: Sendable {
 public enum ModelRegistry {
     /// `model_type` values (config.json) of the LLaMA family.
     public static let llamaModelTypes: Set<String> = ["llama", "mistral", "qwen2"]
+    /// `model_type` values of encoders whose output is the last hidden state.
+    public static let encoderModelTypes: Set<String> = ["bert"]
     /// `general.architecture` values (GGUF) of the LLaMA family.
     public static let llamaGGUFArchitectures: Set<String> = ["llama", "qwen2"]
 
@@ -44,20 +46,24 @@ public enum ModelRegistry {
             let arch = source.metadata["general.architecture"]?.stringValue ?? "(none)"
             guard llamaGGUFArchitectures.contains(arch) else {
                 throw FormatError(
-                    .unsupported("architecture '\(arch)'"), file: file, field: "general.architecture")
+                    .unsupported("architecture '\(arch)'"), file: file,
+                    field: "general.architecture")
             }
             return try LlamaModel(source: source, file: file)
         case .hf, .mlx:
             let type = source.metadata["model_type"]?.stringValue ?? "(none)"
+            if type == "bert" { return try BertModel(source: source, file: file) }
             guard llamaModelTypes.contains(type) else {
                 throw FormatError(
-                    .unsupported("model_type '\(type)'"), file: file + "/config.json", field: "model_type")
+                    .unsupported("model_type '\(type)'"), file: file + "/config.json",
+                    field: "model_type")
             }
             return try LlamaModel(source: source, file: file)
         default:
             throw FormatError(
                 .unsupported(
-                    "a \(source.format.rawValue) file has no architecture; give a model directory or a GGUF"),
+                    "a \(source.format.rawValue) file has no architecture; give a model directory or a GGUF"
+                ),
                 file: file)
         }
     }

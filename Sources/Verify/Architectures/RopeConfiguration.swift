@@ -57,7 +57,8 @@ public struct RopeConfiguration: Sendable, Hashable {
             try c.encodeIfPresent(factor, forKey: .factor)
             try c.encodeIfPresent(lowFreqFactor, forKey: .lowFreqFactor)
             try c.encodeIfPresent(highFreqFactor, forKey: .highFreqFactor)
-            try c.encodeIfPresent(originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
+            try c.encodeIfPresent(
+                originalMaxPositionEmbeddings, forKey: .originalMaxPositionEmbeddings)
         }
     }
 
@@ -101,7 +102,8 @@ public struct RopeConfiguration: Sendable, Hashable {
                     field: "rope_scaling")
             }
             scaling = .llama3(
-                factor: Float(f), low: Float(p.lowFreqFactor ?? 1), high: Float(p.highFreqFactor ?? 4),
+                factor: Float(f), low: Float(p.lowFreqFactor ?? 1),
+                high: Float(p.highFreqFactor ?? 4),
                 originalContext: Float(old))
         case let other:
             throw FormatError(.unsupported("rope type '\(other)'"), field: "rope_scaling")
@@ -122,7 +124,8 @@ public struct RopeConfiguration: Sendable, Hashable {
 
     func check(file: String) throws(FormatError) {
         guard theta.isFinite, theta > 1 else {
-            throw FormatError(.invalid("rope_theta \(theta) must be > 1"), file: file, field: "rope_theta")
+            throw FormatError(
+                .invalid("rope_theta \(theta) must be > 1"), file: file, field: "rope_theta")
         }
         switch scaling {
         case .none: break
@@ -165,14 +168,18 @@ public struct RopeConfiguration: Sendable, Hashable {
 
     /// cos and sin tables [T, d] for positions `offset ..< offset + T`, each pair's angle
     /// repeated in both halves (transformers' `cat((freqs, freqs), -1)`).
-    public func tables(positions t: Int, dimension d: Int, offset: Int = 0) -> (cos: [Float], sin: [Float]) {
+    public func tables(positions t: Int, dimension d: Int, offset: Int = 0) -> (
+        cos: [Float], sin: [Float]
+    ) {
         let inv = inverseFrequencies(dimension: d)
         let half = d / 2
         var c = [Float](repeating: 0, count: t * d), s = c
         for p in 0..<t {
             for i in 0..<half {
                 let angle = Float(offset + p) * inv[i]
-                let (cv, sv) = (Float(Foundation.cos(Double(angle))), Float(Foundation.sin(Double(angle))))
+                let (cv, sv) = (
+                    Float(Foundation.cos(Double(angle))), Float(Foundation.sin(Double(angle)))
+                )
                 c[p * d + i] = cv
                 c[p * d + half + i] = cv
                 s[p * d + i] = sv

@@ -58,7 +58,8 @@ extension LlamaConfiguration {
                 throw FormatError(.invalid("missing key"), file: file, field: full)
             }
             guard let i = v.intValue, i >= 0, i <= Int64(Self.maxCount) else {
-                throw FormatError(.invalid("not a count in 0...\(Self.maxCount)"), file: file, field: full)
+                throw FormatError(
+                    .invalid("not a count in 0...\(Self.maxCount)"), file: file, field: full)
             }
             return Int(i)
         }
@@ -79,7 +80,8 @@ extension LlamaConfiguration {
         let rotated = try int("rope.dimension_count", default: headDim)
         guard rotated == headDim else {
             throw FormatError(
-                .unsupported("partial rotary embedding (\(rotated) of \(headDim) dims)"), file: file,
+                .unsupported("partial rotary embedding (\(rotated) of \(headDim) dims)"),
+                file: file,
                 field: "\(arch).rope.dimension_count")
         }
         let embed = source.tensor(named: "token_embd.weight")
@@ -88,19 +90,23 @@ extension LlamaConfiguration {
         if let type = m["\(arch).rope.scaling.type"]?.stringValue, type != "none" {
             guard type == "linear" else {
                 throw FormatError(
-                    .unsupported("rope scaling '\(type)'"), file: file, field: "\(arch).rope.scaling.type")
+                    .unsupported("rope scaling '\(type)'"), file: file,
+                    field: "\(arch).rope.scaling.type")
             }
             rope.scaling = .linear(factor: Float(try float("rope.scaling.factor", default: 1)))
         }
         if let freqs = source.tensor(named: Self.ggufRopeFrequencies) {
             guard freqs.type == .dense(.f32), freqs.shape == [headDim / 2] else {
                 throw FormatError(
-                    .invalid("\(freqs.type) \(freqs.shape), expected F32 [\(headDim / 2)]"), file: file,
+                    .invalid("\(freqs.type) \(freqs.shape), expected F32 [\(headDim / 2)]"),
+                    file: file,
                     field: freqs.name)
             }
             let bytes = try source.bytes(of: freqs)
             rope.frequencyDivisors = (0..<(headDim / 2)).map { i in
-                Float(bitPattern: bytes.raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
+                Float(
+                    bitPattern: bytes.raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)
+                        .littleEndian)
             }
         }
         let bias = family == .qwen2 || source.tensor(named: "blk.0.attn_q.bias") != nil

@@ -95,7 +95,8 @@ public struct LlamaConfiguration: Sendable, Hashable, Codable {
         let type = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "llama"
         guard let family = Family(rawValue: type) else {
             throw DecodingError.dataCorruptedError(
-                forKey: .modelType, in: c, debugDescription: "model_type '\(type)' is not a LLaMA-family model")
+                forKey: .modelType, in: c,
+                debugDescription: "model_type '\(type)' is not a LLaMA-family model")
         }
         self.family = family
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
@@ -120,11 +121,13 @@ public struct LlamaConfiguration: Sendable, Hashable, Codable {
         let act = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "silu"
         guard act == "silu" else {
             throw DecodingError.dataCorruptedError(
-                forKey: .hiddenAct, in: c, debugDescription: "hidden_act '\(act)' is not supported (silu only)")
+                forKey: .hiddenAct, in: c,
+                debugDescription: "hidden_act '\(act)' is not supported (silu only)")
         }
         // transformers 5: rope_parameters {rope_theta, rope_type, ...}; transformers 4:
         // top-level rope_theta and rope_scaling {rope_type | type, ...}.
-        let parameters = try c.decodeIfPresent(RopeConfiguration.Parameters.self, forKey: .ropeParameters)
+        let parameters = try c.decodeIfPresent(
+            RopeConfiguration.Parameters.self, forKey: .ropeParameters)
         let scaling = try c.decodeIfPresent(RopeConfiguration.Parameters.self, forKey: .ropeScaling)
         let topTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
         var theta: Double = 10000
@@ -132,7 +135,9 @@ public struct LlamaConfiguration: Sendable, Hashable, Codable {
         if let v = topTheta { theta = v }
         if let v = parameters?.ropeTheta { theta = v }
         var p = parameters ?? scaling ?? RopeConfiguration.Parameters()
-        if parameters != nil, let scaling, (parameters?.kind ?? "default") == "default" { p = scaling }
+        if parameters != nil, let scaling, (parameters?.kind ?? "default") == "default" {
+            p = scaling
+        }
         rope = try RopeConfiguration(theta: theta, parameters: p)
         quantization = try c.decodeIfPresent(AffineQuantizationConfig.self, forKey: .quantization)
     }
@@ -203,7 +208,8 @@ public struct LlamaConfiguration: Sendable, Hashable, Codable {
                 file: file, field: "num_key_value_heads")
         }
         guard headDimension % 2 == 0 else {
-            throw FormatError(.invalid("odd head dim \(headDimension)"), file: file, field: "head_dim")
+            throw FormatError(
+                .invalid("odd head dim \(headDimension)"), file: file, field: "head_dim")
         }
         let (qWidth, o) = headCount.multipliedReportingOverflow(by: headDimension)
         guard !o, qWidth <= Self.maxCount else {

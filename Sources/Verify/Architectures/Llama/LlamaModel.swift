@@ -39,7 +39,8 @@ public struct LlamaModel: LanguageModel {
                 ignoring: { $0 == LlamaConfiguration.ggufRopeFrequencies })
             configuration = config
         } else {
-            let config = try LlamaConfiguration(configuration: source.metadata, file: file + "/config.json")
+            let config = try LlamaConfiguration(
+                configuration: source.metadata, file: file + "/config.json")
             weights = try WeightStore(
                 source: source, file: file, specs: Self.weightSpecs(config, naming: .huggingFace),
                 quantization: config.quantization,
@@ -63,7 +64,9 @@ public struct LlamaModel: LanguageModel {
         )
         // llama.cpp keeps Qwen2's half-split layout (LLAMA_ROPE_TYPE_NEOX); llama is permuted.
         let permuted = naming == .gguf && c.family != .qwen2
-        func spec(_ name: String, _ shape: [Int], heads: Int? = nil, optional: Bool = false) -> WeightSpec {
+        func spec(_ name: String, _ shape: [Int], heads: Int? = nil, optional: Bool = false)
+            -> WeightSpec
+        {
             let stored = naming == .gguf ? LlamaConfiguration.ggufName(name) : name
             return WeightSpec(
                 name, stored: stored, shape: shape, interleavedHeads: permuted ? heads : nil,
@@ -115,10 +118,12 @@ public struct LlamaModel: LanguageModel {
             sin: Tensor(sinTable, shape: [t, c.headDimension]), dimension: c.headDimension)
         for i in 0..<c.layerCount {
             let p = "model.layers.\(i)."
-            let h = try x.rmsNorm(weight: try w[p + "input_layernorm.weight"].tensor(), eps: c.rmsNormEpsilon)
+            let h = try x.rmsNorm(
+                weight: try w[p + "input_layernorm.weight"].tensor(), eps: c.rmsNormEpsilon)
             x = try x + (try attention(h, prefix: p + "self_attn.", w, rope: rope, tokens: t))
             let g = try x.rmsNorm(
-                weight: try w[p + "post_attention_layernorm.weight"].tensor(), eps: c.rmsNormEpsilon)
+                weight: try w[p + "post_attention_layernorm.weight"].tensor(), eps: c.rmsNormEpsilon
+            )
             let gate = try w[p + "mlp.gate_proj.weight"].linear(g).silu()
             let up = try w[p + "mlp.up_proj.weight"].linear(g)
             x = try x + (try w[p + "mlp.down_proj.weight"].linear(try gate * up))
@@ -135,7 +140,9 @@ public struct LlamaModel: LanguageModel {
         let c = configuration
         func project(_ name: String, heads: Int) throws(ComputeError) -> Tensor {
             var y = try w[p + name + ".weight"].linear(h)
-            if weights.contains(p + name + ".bias") { y = try y + (try w[p + name + ".bias"].tensor()) }
+            if weights.contains(p + name + ".bias") {
+                y = try y + (try w[p + name + ".bias"].tensor())
+            }
             // [T, heads·D] → [1, heads, T, D]
             return try y.reshape([t, heads, c.headDimension]).transposed([1, 0, 2])
                 .reshape([1, heads, t, c.headDimension])
