@@ -5,11 +5,11 @@ import Verify
 struct Forward: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one forward pass on ckpt's CPU engine and write the output as .npy.",
-        discussion: """
-            MODEL is an hf or mlx directory (quantized or not) or a GGUF file of a supported
-            architecture (Llama, SmolLM2, Mistral, Qwen2). The output is a little-endian F32
-            .npy of shape [len(IDS), vocab]: the logits, computed in float32.
-            """)
+        discussion:
+            "MODEL is an hf or mlx directory (quantized or not) or a GGUF file of a supported "
+            + "architecture (Llama, SmolLM2, Mistral, Qwen2; BERT). The output is a little-endian "
+            + "F32 .npy of shape [len(IDS), vocab] (the logits; for BERT the last hidden state, "
+            + "[len(IDS), hidden]), computed in float32.")
 
     @Argument(help: "A model directory or GGUF file.")
     var model: String
