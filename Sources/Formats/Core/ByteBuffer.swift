@@ -112,7 +112,9 @@ public struct ByteSlice: Sendable {
 
     public var name: String { buffer.name }
 
-    /// The bytes, valid as long as this slice (or its buffer) lives.
+    /// The bytes, valid only as long as this slice (or its buffer) lives: a slice that is a
+    /// fresh copy (strided, byte-swapped or inflated tensors) may be freed right after the
+    /// expression that made it, so prefer `withBytes` unless the slice is held in a variable.
     public var raw: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: buffer.base + offset, count: count)
     }

@@ -15,7 +15,7 @@
 /// ```swift
 /// var writer = GGUFWriter(path: "out.gguf")
 /// try writer.begin(metadata: source.metadata, plan: source.tensors)
-/// for t in source.tensors { try writer.write(t, bytes: try source.bytes(of: t).raw) }
+/// for t in source.tensors { try source.bytes(of: t).withBytes { try writer.write(t, bytes: $0) } }
 /// try writer.commit()
 /// ```
 public struct GGUFWriter: TensorSink {

@@ -10,7 +10,7 @@
 /// ```swift
 /// var sink = SafetensorsWriter(path: "out.safetensors")
 /// try sink.begin(metadata: ["format": .string("pt")], plan: source.tensors)
-/// for t in source.tensors { try sink.write(t, bytes: try source.bytes(of: t).raw) }
+/// for t in source.tensors { try source.bytes(of: t).withBytes { try sink.write(t, bytes: $0) } }
 /// try sink.commit()
 /// ```
 public struct SafetensorsWriter: TensorSink {
