@@ -42,6 +42,11 @@ public struct SafetensorsFile: TensorSource {
     /// Validates a safetensors file held in `buffer` (mapped or in memory).
     /// - Throws: `FormatError` naming `buffer.name`, the byte offset and the field.
     public init(buffer: ByteBuffer) throws(FormatError) {
+        try self.init(buffer: buffer, scan: true)
+    }
+
+    /// `scan: false` skips `SafetensorsHeaderScanner` (tests compare the two paths).
+    init(buffer: ByteBuffer, scan: Bool) throws(FormatError) {
         self.buffer = buffer
         let file = buffer.name
         var reader = ByteReader(buffer.all)
@@ -61,6 +66,14 @@ public struct SafetensorsFile: TensorSource {
         }
         headerSize = n
         let header = try reader.bytes(n, "header")
+        // The common shape of header in one pass; anything unusual takes the strict path
+        // below, whose errors name the exact offset.
+        if scan, let scanned = SafetensorsHeaderScanner.scan(header.raw, base: 8) {
+            metadata = scanned.metadata
+            tensors = try Self.validate(
+                scanned.entries, dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: file)
+            return
+        }
         let parsed = try JSON.parse(header, field: "header")
         let locator = JSONLocator(header.raw)
         let at = { (relative: Int) in 8 + relative }
@@ -137,7 +150,6 @@ public struct SafetensorsFile: TensorSource {
         var out: [TensorInfo] = []
         out.reserveCapacity(sorted.count)
         for e in sorted {
-            let field = "\(e.name).data_offsets"
             guard e.begin == end, e.end >= e.begin else {
                 let what =
                     e.end < e.begin
@@ -147,7 +159,7 @@ public struct SafetensorsFile: TensorSource {
                         : "overlaps the previous tensor"
                 throw FormatError(
                     .invalid("data_offsets [\(e.begin), \(e.end)] must start at \(end): \(what)"),
-                    file: file, offset: e.offsetsAt, field: field)
+                    file: file, offset: e.offsetsAt, field: "\(e.name).data_offsets")
             }
             guard let count = e.shape.checkedElementCount else {
                 throw FormatError(
@@ -170,7 +182,7 @@ public struct SafetensorsFile: TensorSource {
                     .invalid(
                         "data_offsets span \(e.end - e.begin) bytes, but \(e.dtype.rawValue) \(e.shape) needs \(bits / 8)"
                     ),
-                    file: file, offset: e.offsetsAt, field: field)
+                    file: file, offset: e.offsetsAt, field: "\(e.name).data_offsets")
             }
             end = e.end
             // dataOffset + begin cannot overflow: begin <= end, and the final check below
