@@ -43,8 +43,12 @@ struct SafetensorsHeaderScanner {
     private mutating func document() -> Result? {
         guard consume(UInt8(ascii: "{")) else { return nil }
         var metadata: Metadata?
+        // An entry of the common shape takes at least ~60 bytes of header: enough room for
+        // every entry without regrowing, and no more than the header's size in memory.
+        let estimate = bytes.count / 60
         var entries: [SafetensorsEntry] = []
-        var names = Set<String>()
+        entries.reserveCapacity(estimate)
+        var names = Set<String>(minimumCapacity: estimate)
         if !consume(UInt8(ascii: "}")) {
             repeat {
                 guard let name = string() else { return nil }
@@ -71,7 +75,7 @@ struct SafetensorsHeaderScanner {
         guard consume(UInt8(ascii: "{")) else { return nil }
         var dtype: DType?
         var shape: [Int]?
-        var offsets: [Int]?
+        var offsets: (Int, Int)?
         var shapeAt = 0
         var offsetsAt = 0
         repeat {
@@ -89,15 +93,17 @@ struct SafetensorsHeaderScanner {
                 shape = dims
             case "data_offsets":
                 offsetsAt = base + i
-                guard offsets == nil, let pair = integers(), pair.count == 2 else { return nil }
-                offsets = pair
+                guard offsets == nil, consume(UInt8(ascii: "[")), let b = nextInteger(),
+                    consume(UInt8(ascii: ",")), let e = nextInteger(), consume(UInt8(ascii: "]"))
+                else { return nil }
+                offsets = (b, e)
             default:
                 return nil
             }
         } while consume(UInt8(ascii: ","))
         guard consume(UInt8(ascii: "}")), let dtype, let shape, let offsets else { return nil }
         return SafetensorsEntry(
-            name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1],
+            name: name, dtype: dtype, shape: shape, begin: offsets.0, end: offsets.1,
             order: order, shapeAt: shapeAt, offsetsAt: offsetsAt)
     }
 
@@ -125,6 +131,12 @@ struct SafetensorsHeaderScanner {
             out.append(n)
         } while consume(UInt8(ascii: ","))
         return consume(UInt8(ascii: "]")) ? out : nil
+    }
+
+    /// An integer after optional whitespace.
+    private mutating func nextInteger() -> Int? {
+        skipWhitespace()
+        return integer()
     }
 
     private mutating func integer() -> Int? {
