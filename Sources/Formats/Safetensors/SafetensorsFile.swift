@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A safetensors file, its whole header validated on open as the reference Rust reader does,
 /// its tensors handed out as slices of the mapped file.
 ///
@@ -36,7 +42,26 @@ public struct SafetensorsFile: TensorSource {
     /// Maps and validates the file at `path`.
     /// - Throws: `FormatError` naming the file, byte offset and field of the first problem.
     public init(path: String) throws(FormatError) {
-        try self.init(buffer: ByteBuffer(mapping: path))
+        let fd = try ByteBuffer.openForReading(path)
+        defer { close(fd) }
+        let buffer = try ByteBuffer(mapping: fd, name: path)
+        try self.init(buffer: buffer, scan: true, prefix: Self.readPrefix(fd, fileSize: buffer.count))
+    }
+
+    /// Largest header copied with `pread` on open (larger ones are read from the mapping).
+    static let maxCopiedHeader = 1 << 20
+
+    /// The length prefix and header, read with `pread` (nil when unusual: too large, short
+    /// read; the mapping is then read as usual, which reports any problem).
+    static func readPrefix(_ fd: Int32, fileSize: Int) -> [UInt8]? {
+        var length: UInt64 = 0
+        guard fileSize >= 8, pread(fd, &length, 8, 0) == 8 else { return nil }
+        let n = Int(clamping: UInt64(littleEndian: length))
+        guard n <= maxCopiedHeader, n <= fileSize - 8 else { return nil }
+        let prefix = [UInt8](unsafeUninitializedCapacity: 8 + n) { b, count in
+            count = b.baseAddress.map { pread(fd, $0, 8 + n, 0) == 8 + n ? 8 + n : 0 } ?? 0
+        }
+        return prefix.count == 8 + n ? prefix : nil
     }
 
     /// Validates a safetensors file held in `buffer` (mapped or in memory).
@@ -45,9 +70,24 @@ public struct SafetensorsFile: TensorSource {
         try self.init(buffer: buffer, scan: true)
     }
 
-    /// `scan: false` skips `SafetensorsHeaderScanner` (tests compare the two paths).
-    init(buffer: ByteBuffer, scan: Bool) throws(FormatError) {
+    /// `scan: false` skips `SafetensorsHeaderScanner` (tests compare the two paths);
+    /// `prefix`, when given, is a copy of the file's first 8 + header-size bytes, scanned
+    /// instead of the mapping.
+    init(buffer: ByteBuffer, scan: Bool, prefix: [UInt8]? = nil) throws(FormatError) {
         self.buffer = buffer
+        if scan, let prefix, prefix.count >= 8 {
+            let n = prefix.count - 8
+            let scanned = prefix.withUnsafeBytes { p in
+                SafetensorsHeaderScanner.scan(UnsafeRawBufferPointer(rebasing: p[8...]), base: 8)
+            }
+            if let scanned {
+                headerSize = n
+                metadata = scanned.metadata
+                tensors = try Self.validate(
+                    scanned.entries, dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: buffer.name)
+                return
+            }
+        }
         let file = buffer.name
         var reader = ByteReader(buffer.all)
         let declared = try reader.read(UInt64.self, "header_size")
