@@ -39,16 +39,22 @@ struct PieceWriteTests {
         return dir
     }
 
-    @Test("safetensors and GGUF outputs hold exactly Scalars.convert's bytes for every cast tensor",
-          arguments: [("safetensors", DType.bf16), ("safetensors", .f16), ("gguf", .f16), ("gguf", .bf16)])
+    @Test("safetensors, GGUF and sharded (hf) outputs hold exactly Scalars.convert's bytes for every cast tensor",
+          arguments: [("safetensors", DType.bf16), ("safetensors", .f16), ("gguf", .f16), ("gguf", .bf16), ("hf", .bf16)])
     func castOutputs(_ ext: String, _ dtype: DType) throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sourcePath = try makeSource(in: dir)
         let source = try SafetensorsFile(path: sourcePath)
         let destination = "\(dir)/out.\(ext)"
-        let result = try Converter.convert(ConversionRequest(source: sourcePath, destination: destination, dtype: dtype))
-        let output: any TensorSource = ext == "gguf" ? try GGUFFile(path: destination) : try SafetensorsFile(path: destination)
+        let result = try Converter.convert(ConversionRequest(
+            source: sourcePath, destination: destination, format: ext == "hf" ? .hf : nil, dtype: dtype))
+        let output: any TensorSource =
+            switch ext {
+            case "gguf": try GGUFFile(path: destination)
+            case "hf": try SafetensorsFile(path: destination + "/model.safetensors")
+            default: try SafetensorsFile(path: destination)
+            }
         var casts = 0
         for t in result.plan.tensors {
             guard case .cast(let from, let to) = t.action else { continue }
