@@ -52,7 +52,9 @@ if "catalog_list_10k" in r:
 if "catalog_sha256" in r and "sha256sum" in r:
     c, s = r["catalog_sha256"]["seconds"], r["sha256sum"]["seconds"]
     print(f"  sha256 of 1.25 GiB: ckpt {r['catalog_sha256']['bytes_per_second']/1e9:.2f} GB/s ({c:.2f} s), sha256sum {s:.2f} s → {s/c:.2f}×")
+w = r["write_new_file"]
+print(f"  writing a new file of the output's size, nothing converted: {w['seconds']:.2f} s ({w['bytes_per_second']/1e9:.2f} GB/s): the floor under any conversion")
 for k in ("convert_f32_to_bf16", "convert_f32_to_f16"):
     c = r[k]
-    print(f"  {k}: {c['seconds']:.2f} s, input {c['input_bytes_per_second']/1e9:.2f} GB/s = {c['input_bytes_per_second']/m:.2f}× memcpy; traffic-normalised {c['ratio_to_memcpy']:.2f}× (target ≥ 0.7×)")
+    print(f"  {k}: {c['seconds']:.2f} s, input {c['input_bytes_per_second']/1e9:.2f} GB/s = {c['input_bytes_per_second']/m:.2f}× memcpy; traffic-normalised {c['ratio_to_memcpy']:.2f}× (target ≥ 0.7×); {c['seconds']/w['seconds']:.1f}× the write floor")
 PY
