@@ -45,15 +45,32 @@ public final class Catalog: Sendable {
         config.busyMode = .timeout(Self.busyTimeout)
         config.foreignKeysEnabled = true
         config.label = "ckpt.catalog"
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw CatalogError.wrap(error, path: path)
+        // Creating a new database (switching it to WAL, migrating it) takes locks that SQLite's
+        // busy handler does not always wait for; a process that opens the same new catalog at
+        // that moment retries for a while instead of failing.
+        var attempt = 0
+        while true {
+            do {
+                let opened = try DatabasePool(path: path, configuration: config)
+                try Self.migrate(opened, path: path)
+                pool = opened
+                return
+            } catch let error as DatabaseError
+                where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode)
+                && attempt < Self.openRetries
+            {
+                attempt += 1
+                usleep(50_000)
+            } catch {
+                throw CatalogError.wrap(error, path: path)
+            }
         }
-        try Self.migrate(pool, path: path)
     }
 
-    private static func migrate(_ pool: DatabasePool, path: String) throws(CatalogError) {
+    /// Attempts, 50 ms apart, to open a catalog another process is creating (≈ 30 s).
+    static let openRetries = 600
+
+    private static func migrate(_ pool: DatabasePool, path: String) throws {
         let migrator = CatalogMigrations.migrator
         let known = Set(migrator.migrations)
         do {
@@ -83,6 +100,8 @@ public final class Catalog: Sendable {
                 if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
                 throw error
             }
+        } catch let error as DatabaseError {
+            throw error  // busy/locked: the caller retries; others are wrapped there
         } catch {
             throw CatalogError.wrap(error, path: path)
         }
