@@ -26,6 +26,8 @@ for file in args.dropLast() {
         try? FileManager.default.removeItem(atPath: restored)
         try reader.extract(to: restored)
     }
+    // Archive → memory (what ZipNN's decompress does: bytes to bytes, no file written).
+    let decodeSeconds = try best(3) { _ = try reader.read(file: 0) }
     let same = FileManager.default.contentsEqual(atPath: file, andPath: restored)
     try? FileManager.default.removeItem(atPath: restored)
     guard let s = summary else { continue }
@@ -34,6 +36,8 @@ for file in args.dropLast() {
         "compress_seconds": packSeconds, "decompress_seconds": unpackSeconds,
         "compress_bytes_per_second": Double(s.sourceBytes) / packSeconds,
         "decompress_bytes_per_second": Double(s.sourceBytes) / unpackSeconds,
+        "decode_memory_seconds": decodeSeconds,
+        "decode_memory_bytes_per_second": Double(s.sourceBytes) / decodeSeconds,
         "identical": same ? 1 : 0,
     ]
     for (width, planes) in s.planes {

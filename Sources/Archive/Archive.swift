@@ -42,7 +42,11 @@ import Formats
 ///
 /// byte-plane payload (codec 2), width w:
 ///  w × (u8 plane codec (0 stored, 1 zstd), u32 plane payload size), then the w plane
-///  payloads; plane k holds byte k of every element (plane w-1: sign and exponent).
+///  payloads. Each element (a little-endian integer of B = 8w bits) first has its sign
+///  moved: bits B-2…B-9 move up to B-1…B-8 and bit B-1 moves to bit B-9
+///  (w' = (w << 1) & 0xFF<<(B-8) | (w >> 8) & 1<<(B-9) | w & (1<<(B-9))-1). Plane k holds
+///  byte k of every element, so plane w-1 holds all 8 exponent bits of BF16, F32 and F64
+///  (F16: 5 exponent and 3 mantissa bits) and plane w-2 the sign and 7 mantissa bits.
 /// ```
 ///
 /// The files' chunk ranges partition `0..<chunk_count` in file order, a file's chunks cover it

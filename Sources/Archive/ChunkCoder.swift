@@ -1,6 +1,7 @@
 import CZlib
 import CZstd
 import Formats
+import Foundation
 
 /// Encodes and decodes one chunk: zstd as is, or byte planes each zstd'd or stored.
 ///
@@ -8,6 +9,7 @@ import Formats
 /// (reusing them avoids re-allocating zstd's tables for every 4 MiB chunk) and scratch space.
 final class ChunkCoder {
     private let cctx: OpaquePointer
+    private let literalCtx: OpaquePointer
     private let dctx: OpaquePointer
     private let level: Int32
     /// Scratch for a chunk's planes, one after the other (split on encode, decoded on decode).
@@ -15,10 +17,11 @@ final class ChunkCoder {
 
     init(level: Int) {
         // zstd only fails to create a context when out of memory, as Swift's allocator traps.
-        guard let c = ZSTD_createCCtx(), let d = ZSTD_createDCtx() else {
+        guard let c = ZSTD_createCCtx(), let l = ZSTD_createCCtx(), let d = ZSTD_createDCtx() else {
             fatalError("zstd: cannot allocate a context")
         }
         cctx = c
+        literalCtx = l
         dctx = d
         self.level = Int32(level)
         plane = UnsafeMutableRawBufferPointer.allocate(byteCount: Archive.maxChunkSize, alignment: 64)
@@ -26,6 +29,7 @@ final class ChunkCoder {
 
     deinit {
         ZSTD_freeCCtx(cctx)
+        ZSTD_freeCCtx(literalCtx)
         ZSTD_freeDCtx(dctx)
         plane.deallocate()
     }
@@ -41,7 +45,7 @@ final class ChunkCoder {
         switch codec {
         case .stored: return (.stored, Array(raw))
         case .zstd:
-            if let z = compress(raw) { return (.zstd, z) }
+            if let z = compress(raw, level: level) { return (.zstd, z) }
             return (.stored, Array(raw))
         case .planes:
             precondition(width >= 2 && raw.count % width == 0 && raw.count <= plane.count)
@@ -53,7 +57,12 @@ final class ChunkCoder {
             for k in 0..<width {
                 let p = UnsafeRawBufferPointer(rebasing: plane[(k * n)..<((k + 1) * n)])
                 let body: [UInt8]
-                if let z = compress(p) {
+                // The exponent plane is coded (almost) literals only: its bytes are a skewed
+                // alphabet without long repeats, where LZ matches cost more than Huffman saves.
+                // Noise planes (mantissa bytes) skip zstd: their histogram says it cannot win.
+                let top = k == width - 1
+                let z = top ? compressLiterals(p) : Self.mayCompress(p) ? compress(p, level: level) : nil
+                if let z {
                     header.append(ChunkCodec.zstd.rawValue)
                     body = z
                 } else {
@@ -71,8 +80,26 @@ final class ChunkCoder {
         }
     }
 
+    /// zstd tuned to Huffman-code literals and find almost no matches (fast strategy, 7-byte
+    /// minimum match, a 64-entry hash table, one probe): near order-0 entropy at high speed.
+    private func compressLiterals(_ src: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard src.count > 0 else { return nil }
+        ZSTD_CCtx_reset(literalCtx, ZSTD_reset_session_and_parameters)
+        ZSTD_CCtx_setParameter(literalCtx, ZSTD_c_strategy, Int32(ZSTD_fast.rawValue))
+        ZSTD_CCtx_setParameter(literalCtx, ZSTD_c_minMatch, 7)
+        ZSTD_CCtx_setParameter(literalCtx, ZSTD_c_hashLog, 6)
+        ZSTD_CCtx_setParameter(literalCtx, ZSTD_c_searchLog, 1)
+        let bound = ZSTD_compressBound(src.count)
+        let out = [UInt8](unsafeUninitializedCapacity: bound) { buf, initialized in
+            let r = ZSTD_compress2(literalCtx, buf.baseAddress, bound, src.baseAddress, src.count)
+            initialized = ZSTD_isError(r) != 0 ? 0 : r
+        }
+        guard !out.isEmpty, out.count < src.count else { return nil }
+        return out
+    }
+
     /// zstd of `src`, or nil when it does not come out smaller.
-    private func compress(_ src: UnsafeRawBufferPointer) -> [UInt8]? {
+    private func compress(_ src: UnsafeRawBufferPointer, level: Int32) -> [UInt8]? {
         guard src.count > 0 else { return nil }
         let bound = ZSTD_compressBound(src.count)
         let out = [UInt8](unsafeUninitializedCapacity: bound) { buf, initialized in
@@ -83,8 +110,44 @@ final class ChunkCoder {
         return out
     }
 
-    /// Splits `count` elements of `width` bytes into planes: byte k of element i goes to
-    /// `plane[k * count + i]`. One pass over the input, specialised per width.
+    /// Whether bytes with this histogram could shrink by at least 1/64 under order-0 entropy
+    /// coding (Shannon bound); noise planes fail it and are stored without trying zstd.
+    static func mayCompress(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard n >= 4096 else { return true }
+        // Four interleaved histograms break the store-to-load dependency on repeated bytes.
+        var h = [Int](repeating: 0, count: 1024)
+        h.withUnsafeMutableBufferPointer { h in
+            let b = bytes.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
+            var i = 0
+            while i &+ 4 <= n {
+                h[Int(b[i])] &+= 1
+                h[256 &+ Int(b[i &+ 1])] &+= 1
+                h[512 &+ Int(b[i &+ 2])] &+= 1
+                h[768 &+ Int(b[i &+ 3])] &+= 1
+                i &+= 4
+            }
+            while i < n {
+                h[Int(b[i])] &+= 1
+                i &+= 1
+            }
+        }
+        var bits = 0.0
+        let total = Double(n)
+        for v in 0..<256 {
+            let c = h[v] + h[256 + v] + h[512 + v] + h[768 + v]
+            if c > 0 {
+                let p = Double(c) / total
+                bits -= p * log2(p)
+            }
+        }
+        return bits < 8 * (1 - 1.0 / 64)
+    }
+
+    /// Splits `count` elements of `width` bytes into planes. First the sign bit of each
+    /// element moves below the next 8 bits (the top byte then holds BF16's, F32's and F64's
+    /// exponent bits only, as ZipNN does; the sign joins the noisiest mantissa byte, leaving
+    /// low mantissa bytes alone); then byte k of element i goes to `plane[k * count + i]`.
     private func split(_ raw: UnsafeRawBufferPointer, width: Int, count n: Int) {
         // In bounds: n * width == raw.count ≤ plane.count (checked by the caller).
         let src = raw.baseAddress.unsafelyUnwrapped
@@ -92,22 +155,26 @@ final class ChunkCoder {
         switch width {
         case 2:
             for i in 0..<n {
-                let v = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
+                let w = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
+                let v = w &<< 1 & 0xFF00 | w &>> 8 & 0x0080 | w & 0x007F
                 dst[i] = UInt8(truncatingIfNeeded: v)
                 dst[n &+ i] = UInt8(truncatingIfNeeded: v &>> 8)
             }
         case 4:
             for i in 0..<n {
-                let v = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self))
+                let w = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self))
+                let v = w &<< 1 & 0xFF00_0000 | w &>> 8 & 0x0080_0000 | w & 0x007F_FFFF
                 dst[i] = UInt8(truncatingIfNeeded: v)
                 dst[n &+ i] = UInt8(truncatingIfNeeded: v &>> 8)
                 dst[2 &* n &+ i] = UInt8(truncatingIfNeeded: v &>> 16)
                 dst[3 &* n &+ i] = UInt8(truncatingIfNeeded: v &>> 24)
             }
         default:
-            let bytes = src.assumingMemoryBound(to: UInt8.self)
-            for k in 0..<width {
-                for i in 0..<n { dst[k &* n &+ i] = bytes[i &* width &+ k] }
+            precondition(width == 8)
+            for i in 0..<n {
+                let w = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 &* i, as: UInt64.self))
+                let v = w &<< 1 & 0xFF00_0000_0000_0000 | w &>> 8 & 0x0080_0000_0000_0000 | w & 0x007F_FFFF_FFFF_FFFF
+                for k in 0..<8 { dst[k &* n &+ i] = UInt8(truncatingIfNeeded: v &>> (8 &* k)) }
             }
         }
     }
@@ -121,19 +188,24 @@ final class ChunkCoder {
         switch width {
         case 2:
             for i in 0..<n {
-                let v = UInt16(src[i]) | UInt16(src[n &+ i]) &<< 8
+                let w = UInt16(src[i]) | UInt16(src[n &+ i]) &<< 8
+                let v = w &>> 1 & 0x7F80 | w &<< 8 & 0x8000 | w & 0x007F
                 dst.storeBytes(of: v.littleEndian, toByteOffset: 2 &* i, as: UInt16.self)
             }
         case 4:
             for i in 0..<n {
-                let v = UInt32(src[i]) | UInt32(src[n &+ i]) &<< 8 | UInt32(src[2 &* n &+ i]) &<< 16
+                let w = UInt32(src[i]) | UInt32(src[n &+ i]) &<< 8 | UInt32(src[2 &* n &+ i]) &<< 16
                     | UInt32(src[3 &* n &+ i]) &<< 24
+                let v = w &>> 1 & 0x7F80_0000 | w &<< 8 & 0x8000_0000 | w & 0x007F_FFFF
                 dst.storeBytes(of: v.littleEndian, toByteOffset: 4 &* i, as: UInt32.self)
             }
         default:
-            let bytes = dst.assumingMemoryBound(to: UInt8.self)
-            for k in 0..<width {
-                for i in 0..<n { bytes[i &* width &+ k] = src[k &* n &+ i] }
+            precondition(width == 8)
+            for i in 0..<n {
+                var w: UInt64 = 0
+                for k in 0..<8 { w |= UInt64(src[k &* n &+ i]) &<< (8 &* k) }
+                let v = w &>> 1 & 0x7F80_0000_0000_0000 | w &<< 8 & 0x8000_0000_0000_0000 | w & 0x007F_FFFF_FFFF_FFFF
+                dst.storeBytes(of: v.littleEndian, toByteOffset: 8 &* i, as: UInt64.self)
             }
         }
     }
