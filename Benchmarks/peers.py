@@ -102,8 +102,9 @@ def archive_peers(path, dtype):
         tc = best(3, c)
         def d(): out["d"] = z.decompress(out["c"])
         td = best(3, d)
-        assert bytes(out["d"]) == data, "zipnn did not restore the bytes"
-        print(json.dumps({"bench": f"zipnn_{name}", "ratio": n / len(out["c"]), "compress_seconds": tc,
+        # zipnn 0.5 does not always restore whole-file bytes exactly: reported, not hidden.
+        print(json.dumps({"bench": f"zipnn_{name}", "identical": int(bytes(out["d"]) == data),
+                          "ratio": n / len(out["c"]), "compress_seconds": tc,
                           "decompress_seconds": td, "compress_bytes_per_second": n / tc,
                           "decompress_bytes_per_second": n / td}))
     except ImportError:

@@ -32,7 +32,8 @@ for file in args.dropLast() {
     try? FileManager.default.removeItem(atPath: restored)
     guard let s = summary else { continue }
     var fields: [String: Double] = [
-        "ratio": s.ratio, "source_bytes": Double(s.sourceBytes), "archive_bytes": Double(s.archiveBytes),
+        "ratio": s.ratio, "source_bytes": Double(s.sourceBytes),
+        "archive_bytes": Double(s.archiveBytes),
         "compress_seconds": packSeconds, "decompress_seconds": unpackSeconds,
         "compress_bytes_per_second": Double(s.sourceBytes) / packSeconds,
         "decompress_bytes_per_second": Double(s.sourceBytes) / unpackSeconds,
@@ -41,7 +42,9 @@ for file in args.dropLast() {
         "identical": same ? 1 : 0,
     ]
     for (width, planes) in s.planes {
-        for k in planes.indices { fields["plane_w\(width)_b\(k)_ratio"] = s.planeRatio(width: width, plane: k) ?? 0 }
+        for k in planes.indices {
+            fields["plane_w\(width)_b\(k)_ratio"] = s.planeRatio(width: width, plane: k) ?? 0
+        }
     }
     emit("ckz_\(name)", fields)
 }

@@ -72,12 +72,15 @@ struct ArchiveIndex: Sendable {
             throw FormatError(
                 .truncated(needed: Int(clamping: indexSize), available: buffer.count),
                 file: buffer.name, offset: 16,
-                field: "index_offset \(indexOffset) + index_size \(indexSize) (file of \(buffer.count) bytes)")
+                field:
+                    "index_offset \(indexOffset) + index_size \(indexSize) (file of \(buffer.count) bytes)"
+            )
         }
         let payloadEnd = Int(indexOffset)
         let index = try buffer.all.slice(Int(indexOffset), Int(indexSize), field: "index")
         let body = try index.slice(0, index.count - 4, field: "index")
-        let stored = index.raw.loadUnaligned(fromByteOffset: index.count - 4, as: UInt32.self).littleEndian
+        let stored = index.raw.loadUnaligned(fromByteOffset: index.count - 4, as: UInt32.self)
+            .littleEndian
         let crc = ChunkCoder.crc32(body.raw)
         guard crc == stored else {
             throw FormatError(
@@ -102,7 +105,9 @@ struct ArchiveIndex: Sendable {
         }
         let chunkCount = Int(chunkCount64)
         guard isDirectory || fileCount == 1 else {
-            throw ir.error(.invalid("a single-file archive holds \(fileCount) files"), field: "file_count", at: 0)
+            throw ir.error(
+                .invalid("a single-file archive holds \(fileCount) files"), field: "file_count",
+                at: 0)
         }
 
         var files: [ArchivedFile] = []
@@ -120,10 +125,12 @@ struct ArchiveIndex: Sendable {
             }
             let path = try ir.string(length, "\(field).path")
             guard Self.isSafeRelativePath(path) else {
-                throw ir.error(.invalid("unsafe path '\(path)'"), field: "\(field).path", at: start + 4)
+                throw ir.error(
+                    .invalid("unsafe path '\(path)'"), field: "\(field).path", at: start + 4)
             }
             guard seen.insert(path).inserted else {
-                throw ir.error(.invalid("duplicate path '\(path)'"), field: "\(field).path", at: start + 4)
+                throw ir.error(
+                    .invalid("duplicate path '\(path)'"), field: "\(field).path", at: start + 4)
             }
             let size = try ir.read(UInt64.self, "\(field).size")
             let first = try ir.read(UInt64.self, "\(field).first_chunk")
@@ -131,14 +138,18 @@ struct ArchiveIndex: Sendable {
             let kind = try ir.read(UInt8.self, "\(field).kind")
             guard first == UInt64(nextChunk), count <= UInt64(chunkCount - nextChunk) else {
                 throw ir.error(
-                    .invalid("chunks \(first)..<\(first &+ count) do not follow chunk \(nextChunk) within \(chunkCount)"),
+                    .invalid(
+                        "chunks \(first)..<\(first &+ count) do not follow chunk \(nextChunk) within \(chunkCount)"
+                    ),
                     field: "\(field).first_chunk", at: ir.offset - 17)
             }
             guard kind <= 1 else {
-                throw ir.error(.invalid("unknown kind \(kind)"), field: "\(field).kind", at: ir.offset - 1)
+                throw ir.error(
+                    .invalid("unknown kind \(kind)"), field: "\(field).kind", at: ir.offset - 1)
             }
             guard size <= UInt64(Int.max) else {
-                throw ir.error(.limitExceeded("size \(size)"), field: "\(field).size", at: ir.offset - 25)
+                throw ir.error(
+                    .limitExceeded("size \(size)"), field: "\(field).size", at: ir.offset - 25)
             }
             files.append(
                 ArchivedFile(
@@ -148,7 +159,8 @@ struct ArchiveIndex: Sendable {
         }
         guard nextChunk == chunkCount else {
             throw ir.error(
-                .invalid("files cover \(nextChunk) of \(chunkCount) chunks"), field: "files", at: ir.offset)
+                .invalid("files cover \(nextChunk) of \(chunkCount) chunks"), field: "files",
+                at: ir.offset)
         }
 
         var chunks: [ChunkEntry] = []
@@ -168,7 +180,8 @@ struct ArchiveIndex: Sendable {
                 let payloadSize = Int(try ir.read(UInt32.self, "\(field).payload_size"))
                 let crc = try ir.read(UInt32.self, "\(field).crc32")
                 guard let codec = ChunkCodec(rawValue: codecByte) else {
-                    throw ir.error(.invalid("unknown codec \(codecByte)"), field: "\(field).codec", at: at)
+                    throw ir.error(
+                        .invalid("unknown codec \(codecByte)"), field: "\(field).codec", at: at)
                 }
                 let widthOK = codec == .planes ? [2, 4, 8].contains(width) : width == 1
                 guard widthOK, flags & ~1 == 0 else {
@@ -178,23 +191,30 @@ struct ArchiveIndex: Sendable {
                 }
                 guard rawSize <= Archive.maxChunkSize, rawSize % width == 0 else {
                     throw ir.error(
-                        .limitExceeded("raw size \(rawSize) (limit \(Archive.maxChunkSize), width \(width))"),
+                        .limitExceeded(
+                            "raw size \(rawSize) (limit \(Archive.maxChunkSize), width \(width))"),
                         field: "\(field).raw_size", at: at + 4)
                 }
                 // Payloads follow each other in chunk order, so they cannot overlap.
                 guard payloadOffset == UInt64(nextPayload) else {
                     throw ir.error(
-                        .invalid("payload at \(payloadOffset), expected \(nextPayload) (right after chunk \(i - 1))"),
+                        .invalid(
+                            "payload at \(payloadOffset), expected \(nextPayload) (right after chunk \(i - 1))"
+                        ),
                         field: "\(field).payload_offset", at: at + 8)
                 }
                 guard payloadSize <= payloadEnd - nextPayload else {
                     throw ir.error(
-                        .invalid("payload of \(payloadSize) bytes at \(nextPayload) runs past the index at \(payloadEnd)"),
+                        .invalid(
+                            "payload of \(payloadSize) bytes at \(nextPayload) runs past the index at \(payloadEnd)"
+                        ),
                         field: "\(field).payload_size", at: at + 16)
                 }
                 guard fileOffset <= files[f].size - rawSize else {
                     throw ir.error(
-                        .invalid("chunk runs past the end of '\(files[f].path)' (\(files[f].size) bytes)"),
+                        .invalid(
+                            "chunk runs past the end of '\(files[f].path)' (\(files[f].size) bytes)"
+                        ),
                         field: "\(field).raw_size", at: at + 4)
                 }
                 chunks.append(
@@ -207,13 +227,17 @@ struct ArchiveIndex: Sendable {
             }
             guard fileOffset == files[f].size else {
                 throw ir.error(
-                    .invalid("chunks of '\(files[f].path)' hold \(fileOffset) of its \(files[f].size) bytes"),
+                    .invalid(
+                        "chunks of '\(files[f].path)' hold \(fileOffset) of its \(files[f].size) bytes"
+                    ),
                     field: "files[\(f)].size", at: ir.offset)
             }
         }
         guard nextPayload == payloadEnd, ir.isAtEnd else {
             throw ir.error(
-                .invalid("payloads end at \(nextPayload), index at \(payloadEnd); \(ir.remaining) stray index bytes"),
+                .invalid(
+                    "payloads end at \(nextPayload), index at \(payloadEnd); \(ir.remaining) stray index bytes"
+                ),
                 field: "index", at: ir.offset)
         }
         self.files = files

@@ -2,7 +2,7 @@ import Formats
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension ArchiveReader {
@@ -19,20 +19,30 @@ extension ArchiveReader {
         var isDir: ObjCBool = false
         var replaceEmptyDirectory = false
         if fm.fileExists(atPath: destination, isDirectory: &isDir) {
-            let empty = isDir.boolValue && ((try? fm.contentsOfDirectory(atPath: destination).isEmpty) ?? false)
+            let empty =
+                isDir.boolValue
+                && ((try? fm.contentsOfDirectory(atPath: destination).isEmpty) ?? false)
             guard empty else {
-                throw FormatError(.invalid("destination exists and is not an empty directory; not overwritten"), file: destination)
+                throw FormatError(
+                    .invalid("destination exists and is not an empty directory; not overwritten"),
+                    file: destination)
             }
             replaceEmptyDirectory = true
         }
         let parent = destination.lastIndex(of: "/").map { String(destination[..<$0]) } ?? "."
         let base = destination.split(separator: "/").last.map(String.init) ?? destination
         var template = Array("\(parent.isEmpty ? "/" : parent)/.\(base).unpack-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress.unsafelyUnwrapped) }
-        guard made != nil else {
-            throw FormatError(.io("cannot create a temporary directory: \(String(cString: strerror(errno)))"), file: destination)
+        let made = template.withUnsafeMutableBufferPointer {
+            mkdtemp($0.baseAddress.unsafelyUnwrapped)
         }
-        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress.unsafelyUnwrapped) }
+        guard made != nil else {
+            throw FormatError(
+                .io("cannot create a temporary directory: \(String(cString: strerror(errno)))"),
+                file: destination)
+        }
+        let temporary = template.withUnsafeBufferPointer {
+            String(cString: $0.baseAddress.unsafelyUnwrapped)
+        }
         var committed = false
         defer { if !committed { try? fm.removeItem(atPath: temporary) } }
 
@@ -41,7 +51,8 @@ extension ArchiveReader {
         let produced = isDirectory ? temporary : temporary + "/" + files[0].path
         if replaceEmptyDirectory { rmdir(destination) }
         guard rename(produced, destination) == 0 else {
-            throw FormatError(.io("rename failed: \(String(cString: strerror(errno)))"), file: destination)
+            throw FormatError(
+                .io("rename failed: \(String(cString: strerror(errno)))"), file: destination)
         }
         if !isDirectory { rmdir(temporary) }
         committed = true
@@ -54,13 +65,17 @@ extension ArchiveReader {
             let path = root + "/" + f.path
             if let slash = f.path.lastIndex(of: "/") {
                 let dir = root + "/" + f.path[..<slash]
-                do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: dir, withIntermediateDirectories: true)
+                } catch {
                     throw FormatError(.io("cannot create directory: \(error)"), file: dir)
                 }
             }
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             guard fd >= 0, close(fd) == 0 else {
-                throw FormatError(.io("cannot create: \(String(cString: strerror(errno)))"), file: path)
+                throw FormatError(
+                    .io("cannot create: \(String(cString: strerror(errno)))"), file: path)
             }
         }
         // Chunks come in file order: one file open at a time.
@@ -71,7 +86,9 @@ extension ArchiveReader {
             let fd = current.fd
             current.fd = -1
             guard close(fd) == 0 else {
-                throw FormatError(.io("close failed: \(String(cString: strerror(errno)))"), file: files[current.file].path)
+                throw FormatError(
+                    .io("close failed: \(String(cString: strerror(errno)))"),
+                    file: files[current.file].path)
             }
         }
         try decodeChunks(Array(chunks.indices)) { i, raw throws(FormatError) in
@@ -81,7 +98,8 @@ extension ArchiveReader {
                 let path = root + "/" + files[c.file].path
                 let fd = open(path, O_WRONLY | O_CLOEXEC)
                 guard fd >= 0 else {
-                    throw FormatError(.io("cannot open: \(String(cString: strerror(errno)))"), file: path)
+                    throw FormatError(
+                        .io("cannot open: \(String(cString: strerror(errno)))"), file: path)
                 }
                 current = (c.file, fd)
             }
@@ -90,7 +108,9 @@ extension ArchiveReader {
         try finish()
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws(FormatError) {
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String)
+        throws(FormatError)
+    {
         guard var p = bytes.baseAddress else { return }
         var left = bytes.count
         var at = offset
@@ -98,7 +118,8 @@ extension ArchiveReader {
             let n = pwrite(fd, p, left, off_t(at))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw FormatError(.io("write failed: \(String(cString: strerror(errno)))"), file: path)
+                throw FormatError(
+                    .io("write failed: \(String(cString: strerror(errno)))"), file: path)
             }
             left -= n
             p += n

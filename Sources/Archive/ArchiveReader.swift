@@ -50,10 +50,13 @@ public final class ArchiveReader: Sendable {
     }
 
     /// Decodes chunk `i` into `out` (exactly its raw size), checking its CRC.
-    func decode(_ i: Int, with coder: ChunkCoder, into out: UnsafeMutableRawBufferPointer) throws(FormatError) {
+    func decode(_ i: Int, with coder: ChunkCoder, into out: UnsafeMutableRawBufferPointer)
+        throws(FormatError)
+    {
         let c = chunks[i]
         // In bounds: the index check placed every payload between the header and the index.
-        let payload = UnsafeRawBufferPointer(rebasing: buffer.all.raw[c.payloadOffset..<(c.payloadOffset + c.payloadSize)])
+        let payload = UnsafeRawBufferPointer(
+            rebasing: buffer.all.raw[c.payloadOffset..<(c.payloadOffset + c.payloadSize)])
         try coder.decode(payload, entry: c, into: out, error: { chunkError(i, $0) })
     }
 
@@ -67,14 +70,19 @@ public final class ArchiveReader: Sendable {
         let f = files[file]
         guard offset >= 0, count >= 0, offset <= f.size, count <= f.size - offset else {
             throw FormatError(
-                .invalid("range \(offset)+\(count) outside '\(f.path)' (\(f.size) bytes)"), file: buffer.name)
+                .invalid("range \(offset)+\(count) outside '\(f.path)' (\(f.size) bytes)"),
+                file: buffer.name)
         }
         // First chunk whose end is past `offset` (chunks of a file are in offset order).
         var lo = f.chunks.lowerBound
         var hi = f.chunks.upperBound
         while lo < hi {
             let mid = (lo + hi) / 2
-            if chunks[mid].fileOffset + chunks[mid].rawSize <= offset { lo = mid + 1 } else { hi = mid }
+            if chunks[mid].fileOffset + chunks[mid].rawSize <= offset {
+                lo = mid + 1
+            } else {
+                hi = mid
+            }
         }
         let end = offset + count
         var needed: [Int] = []
@@ -83,14 +91,17 @@ public final class ArchiveReader: Sendable {
             needed.append(i)
             i += 1
         }
-        return try ByteBuffer.make(count: count, name: "\(buffer.name):\(f.path)") { out throws(FormatError) in
+        return try ByteBuffer.make(count: count, name: "\(buffer.name):\(f.path)") {
+            out throws(FormatError) in
             try decodeChunks(needed) { i, raw throws(FormatError) in
                 let c = chunks[i]
                 let from = max(offset, c.fileOffset)
                 let to = min(end, c.fileOffset + c.rawSize)
                 guard from < to else { return }
                 UnsafeMutableRawBufferPointer(rebasing: out[(from - offset)..<(to - offset)])
-                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(from - c.fileOffset)..<(to - c.fileOffset)]))
+                    .copyMemory(
+                        from: UnsafeRawBufferPointer(
+                            rebasing: raw[(from - c.fileOffset)..<(to - c.fileOffset)]))
             }
         }
     }
@@ -108,7 +119,8 @@ public final class ArchiveReader: Sendable {
     ) throws(FormatError) {
         guard !indexes.isEmpty else { return }
         let batch = max(1, batchSize)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: batch * Archive.maxChunkSize, alignment: 64)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: batch * Archive.maxChunkSize, alignment: 64)
         defer { scratch.deallocate() }
         final class Errors: @unchecked Sendable {
             // Each iteration writes only its own slot; read after concurrentPerform returns.
@@ -126,7 +138,9 @@ public final class ArchiveReader: Sendable {
                 var j = w
                 while j < part.count {
                     let slot = UnsafeMutableRawBufferPointer(
-                        rebasing: slots[(j * Archive.maxChunkSize)..<(j * Archive.maxChunkSize + chunks[part[j]].rawSize)])
+                        rebasing: slots[
+                            (j * Archive.maxChunkSize)..<(j * Archive.maxChunkSize
+                                + chunks[part[j]].rawSize)])
                     do throws(FormatError) { try decode(part[j], with: coder, into: slot) } catch {
                         errors.items[j] = error
                     }
@@ -135,7 +149,12 @@ public final class ArchiveReader: Sendable {
             }
             for (j, i) in part.enumerated() {
                 if let e = errors.items[j] { throw e }
-                try body(i, UnsafeRawBufferPointer(rebasing: scratch[(j * Archive.maxChunkSize)..<(j * Archive.maxChunkSize + chunks[i].rawSize)]))
+                try body(
+                    i,
+                    UnsafeRawBufferPointer(
+                        rebasing: scratch[
+                            (j * Archive.maxChunkSize)..<(j * Archive.maxChunkSize
+                                + chunks[i].rawSize)]))
             }
             start += part.count
         }

@@ -58,11 +58,16 @@ public struct ArchiveWriter: Sendable {
                 var at = r.range.lowerBound
                 while at < r.range.upperBound {
                     let n = min(Archive.maxChunkSize, r.range.upperBound - at)
-                    plan.append(PlannedChunk(file: i, offset: at, size: n, width: r.width, isTensorData: r.isTensor))
+                    plan.append(
+                        PlannedChunk(
+                            file: i, offset: at, size: n, width: r.width, isTensorData: r.isTensor))
                     at += n
                 }
             }
-            files.append(ArchivedFile(path: rel, size: buffer.count, isCheckpoint: isCheckpoint, chunks: first..<plan.count))
+            files.append(
+                ArchivedFile(
+                    path: rel, size: buffer.count, isCheckpoint: isCheckpoint,
+                    chunks: first..<plan.count))
             buffers.append(buffer)
         }
 
@@ -80,7 +85,8 @@ public struct ArchiveWriter: Sendable {
                     ChunkEntry(
                         codec: r.codec, width: r.codec == .planes ? p.width : 1,
                         isTensorData: p.isTensorData, rawSize: p.size, payloadOffset: out.position,
-                        payloadSize: r.payload.count, crc: r.crc, file: p.file, fileOffset: p.offset))
+                        payloadSize: r.payload.count, crc: r.crc, file: p.file, fileOffset: p.offset
+                    ))
                 try out.write(r.payload)
                 summary.add(p, r)
             }
@@ -93,7 +99,9 @@ public struct ArchiveWriter: Sendable {
         try out.write(bytes)
         summary.archiveBytes = out.position
         let header = index.header(indexOffset: indexOffset, indexSize: bytes.count)
-        try header.withUnsafeBytes { b in Result { () throws(FormatError) in try out.write(b, at: 0) } }.get()
+        try header.withUnsafeBytes { b in
+            Result { () throws(FormatError) in try out.write(b, at: 0) }
+        }.get()
         try out.commit()
         return summary
     }
@@ -120,10 +128,15 @@ public struct ArchiveWriter: Sendable {
             var i = w
             while i < batch.count {
                 let p = batch[i]
-                let raw = UnsafeRawBufferPointer(rebasing: buffers[p.file].all.raw[p.offset..<(p.offset + p.size)])
-                let (codec, payload) = coder.encode(raw, codec: p.width > 1 ? .planes : .zstd, width: p.width)
-                let planes = coder.lastPlaneSizes.map { PlaneSize(raw: $0.raw, encoded: $0.encoded) }
-                slots.items[i] = Encoded(codec: codec, payload: payload, crc: ChunkCoder.crc32(raw), planes: planes)
+                let raw = UnsafeRawBufferPointer(
+                    rebasing: buffers[p.file].all.raw[p.offset..<(p.offset + p.size)])
+                let (codec, payload) = coder.encode(
+                    raw, codec: p.width > 1 ? .planes : .zstd, width: p.width)
+                let planes = coder.lastPlaneSizes.map {
+                    PlaneSize(raw: $0.raw, encoded: $0.encoded)
+                }
+                slots.items[i] = Encoded(
+                    codec: codec, payload: payload, crc: ChunkCoder.crc32(raw), planes: planes)
                 i += workers
             }
         }
@@ -133,7 +146,9 @@ public struct ArchiveWriter: Sendable {
     /// The file's byte ranges in order, covering it: floating tensors stored dense
     /// little-endian become plane regions, other tensors plain tensor regions, the rest
     /// (headers, padding) plain non-tensor regions. Not a checkpoint: one plain region.
-    static func regions(of buffer: ByteBuffer) -> ([(range: Range<Int>, width: Int, isTensor: Bool)], Bool) {
+    static func regions(of buffer: ByteBuffer) -> (
+        [(range: Range<Int>, width: Int, isTensor: Bool)], Bool
+    ) {
         var tensorRanges: [(Range<Int>, Int)] = []
         var isCheckpoint = false
         if let source = try? Checkpoint.open(buffer) {
@@ -142,7 +157,8 @@ public struct ArchiveWriter: Sendable {
                 guard t.location.strides == nil, !t.location.bigEndian,
                     let slice = try? source.bytes(of: t), slice.buffer === buffer, slice.count > 0
                 else { continue }
-                tensorRanges.append((slice.offset..<(slice.offset + slice.count), planeWidth(t.type)))
+                tensorRanges.append(
+                    (slice.offset..<(slice.offset + slice.count), planeWidth(t.type)))
             }
         }
         tensorRanges.sort { $0.0.lowerBound < $1.0.lowerBound }
@@ -161,7 +177,9 @@ public struct ArchiveWriter: Sendable {
     /// Element width to split into planes: F16/BF16 2, F32 4, F64 8; 1 (no split) otherwise,
     /// including 1-byte FP8, whose single plane is the chunk itself.
     static func planeWidth(_ type: TensorType) -> Int {
-        guard let d = type.dense, d.isFloatingPoint, let size = d.byteSize, d != .c64 else { return 1 }
+        guard let d = type.dense, d.isFloatingPoint, let size = d.byteSize, d != .c64 else {
+            return 1
+        }
         return [2, 4, 8].contains(size) ? size : 1
     }
 
@@ -177,7 +195,8 @@ public struct ArchiveWriter: Sendable {
         }
         return all.filter { rel in
             var isDir: ObjCBool = false
-            return FileManager.default.fileExists(atPath: root + "/" + rel, isDirectory: &isDir) && !isDir.boolValue
+            return FileManager.default.fileExists(atPath: root + "/" + rel, isDirectory: &isDir)
+                && !isDir.boolValue
         }.sorted()
     }
 }

@@ -2,7 +2,7 @@ import Formats
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A checkpoint read straight out of an archive: its format, metadata and tensor list come
@@ -41,10 +41,16 @@ public final class ArchivedCheckpoint: TensorSource, @unchecked Sendable {
     public init(archive: ArchiveReader) throws(FormatError) {
         self.archive = archive
         var template = Array((NSTemporaryDirectory() + "/ckpt-ckz-XXXXXX").utf8CString)
-        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress.unsafelyUnwrapped) }) != nil else {
-            throw FormatError(.io("cannot create a temporary directory: \(String(cString: strerror(errno)))"))
+        guard
+            template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress.unsafelyUnwrapped) })
+                != nil
+        else {
+            throw FormatError(
+                .io("cannot create a temporary directory: \(String(cString: strerror(errno)))"))
         }
-        temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress.unsafelyUnwrapped) }
+        temporary = template.withUnsafeBufferPointer {
+            String(cString: $0.baseAddress.unsafelyUnwrapped)
+        }
         do {
             sparse = try Self.writeSparse(archive, under: temporary)
             let root = archive.isDirectory ? temporary : temporary + "/" + archive.files[0].path
@@ -71,23 +77,30 @@ public final class ArchivedCheckpoint: TensorSource, @unchecked Sendable {
     /// Creates every archived file under `root`: whole for small and non-checkpoint files and
     /// for formats that may transform bytes on read, sparse (non-tensor chunks only) for
     /// safetensors and GGUF. Returns the sparse ones.
-    static func writeSparse(_ archive: ArchiveReader, under root: String) throws(FormatError) -> [String: Int] {
+    static func writeSparse(_ archive: ArchiveReader, under root: String) throws(FormatError)
+        -> [String: Int]
+    {
         var sparse: [String: Int] = [:]
         for (i, f) in archive.files.enumerated() {
             let path = root + "/" + f.path
             if let slash = f.path.lastIndex(of: "/") {
                 let dir = root + "/" + f.path[..<slash]
-                do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: dir, withIntermediateDirectories: true)
+                } catch {
                     throw FormatError(.io("cannot create directory: \(error)"), file: dir)
                 }
             }
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw FormatError(.io("cannot create: \(String(cString: strerror(errno)))"), file: path)
+                throw FormatError(
+                    .io("cannot create: \(String(cString: strerror(errno)))"), file: path)
             }
             defer { close(fd) }
             guard ftruncate(fd, off_t(f.size)) == 0 else {
-                throw FormatError(.io("cannot size sparse copy: \(String(cString: strerror(errno)))"), file: path)
+                throw FormatError(
+                    .io("cannot size sparse copy: \(String(cString: strerror(errno)))"), file: path)
             }
             let headers = f.chunks.filter { !archive.chunks[$0].isTensorData }
             try archive.decodeChunks(headers) { c, raw throws(FormatError) in
@@ -100,7 +113,8 @@ public final class ArchivedCheckpoint: TensorSource, @unchecked Sendable {
             } else {
                 let rest = f.chunks.filter { archive.chunks[$0].isTensorData }
                 try archive.decodeChunks(rest) { c, raw throws(FormatError) in
-                    try ArchiveReader.writeAll(fd, raw, at: archive.chunks[c].fileOffset, path: path)
+                    try ArchiveReader.writeAll(
+                        fd, raw, at: archive.chunks[c].fileOffset, path: path)
                 }
             }
         }

@@ -24,7 +24,8 @@ final class ChunkCoder {
         literalCtx = l
         dctx = d
         self.level = Int32(level)
-        plane = UnsafeMutableRawBufferPointer.allocate(byteCount: Archive.maxChunkSize, alignment: 64)
+        plane = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Archive.maxChunkSize, alignment: 64)
     }
 
     deinit {
@@ -34,13 +35,17 @@ final class ChunkCoder {
         plane.deallocate()
     }
 
+    private var lowPlaneLevel: Int32 { level <= 3 ? min(level, 1) : level }
+
     /// Per-plane sizes of the last `encode(planes:)`, for statistics (raw, stored/compressed).
     private(set) var lastPlaneSizes: [(raw: Int, encoded: Int)] = []
 
     /// The encoded payload of `raw` with `codec` (`.planes` needs `width` ≥ 2 dividing the
     /// count). Returns the codec actually used: `.zstd` falls back to `.stored` when zstd
     /// does not shrink the bytes.
-    func encode(_ raw: UnsafeRawBufferPointer, codec: ChunkCodec, width: Int) -> (ChunkCodec, [UInt8]) {
+    func encode(_ raw: UnsafeRawBufferPointer, codec: ChunkCodec, width: Int) -> (
+        ChunkCodec, [UInt8]
+    ) {
         lastPlaneSizes = []
         switch codec {
         case .stored: return (.stored, Array(raw))
@@ -60,8 +65,13 @@ final class ChunkCoder {
                 // The exponent plane is coded (almost) literals only: its bytes are a skewed
                 // alphabet without long repeats, where LZ matches cost more than Huffman saves.
                 // Noise planes (mantissa bytes) skip zstd: their histogram says it cannot win.
+                // Other low planes (repeats in dequantized weights) use level 1 up to the
+                // default level 3: measured smaller and 2-3× faster than level 3 there.
                 let top = k == width - 1
-                let z = top ? compressLiterals(p) : Self.mayCompress(p) ? compress(p, level: level) : nil
+                let z =
+                    top
+                    ? compressLiterals(p)
+                    : Self.mayCompress(p) ? compress(p, level: lowPlaneLevel) : nil
                 if let z {
                     header.append(ChunkCodec.zstd.rawValue)
                     body = z
@@ -69,7 +79,9 @@ final class ChunkCoder {
                     header.append(ChunkCodec.stored.rawValue)
                     body = Array(p)
                 }
-                withUnsafeBytes(of: UInt32(body.count).littleEndian) { header.append(contentsOf: $0) }
+                withUnsafeBytes(of: UInt32(body.count).littleEndian) {
+                    header.append(contentsOf: $0)
+                }
                 lastPlaneSizes.append((n, body.count))
                 bodies.append(body)
             }
@@ -103,7 +115,8 @@ final class ChunkCoder {
         guard src.count > 0 else { return nil }
         let bound = ZSTD_compressBound(src.count)
         let out = [UInt8](unsafeUninitializedCapacity: bound) { buf, initialized in
-            let r = ZSTD_compressCCtx(cctx, buf.baseAddress, bound, src.baseAddress, src.count, level)
+            let r = ZSTD_compressCCtx(
+                cctx, buf.baseAddress, bound, src.baseAddress, src.count, level)
             initialized = ZSTD_isError(r) != 0 ? 0 : r
         }
         guard !out.isEmpty, out.count < src.count else { return nil }
@@ -155,14 +168,16 @@ final class ChunkCoder {
         switch width {
         case 2:
             for i in 0..<n {
-                let w = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
+                let w = UInt16(
+                    littleEndian: src.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
                 let v = w &<< 1 & 0xFF00 | w &>> 8 & 0x0080 | w & 0x007F
                 dst[i] = UInt8(truncatingIfNeeded: v)
                 dst[n &+ i] = UInt8(truncatingIfNeeded: v &>> 8)
             }
         case 4:
             for i in 0..<n {
-                let w = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self))
+                let w = UInt32(
+                    littleEndian: src.loadUnaligned(fromByteOffset: 4 &* i, as: UInt32.self))
                 let v = w &<< 1 & 0xFF00_0000 | w &>> 8 & 0x0080_0000 | w & 0x007F_FFFF
                 dst[i] = UInt8(truncatingIfNeeded: v)
                 dst[n &+ i] = UInt8(truncatingIfNeeded: v &>> 8)
@@ -172,8 +187,11 @@ final class ChunkCoder {
         default:
             precondition(width == 8)
             for i in 0..<n {
-                let w = UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 &* i, as: UInt64.self))
-                let v = w &<< 1 & 0xFF00_0000_0000_0000 | w &>> 8 & 0x0080_0000_0000_0000 | w & 0x007F_FFFF_FFFF_FFFF
+                let w = UInt64(
+                    littleEndian: src.loadUnaligned(fromByteOffset: 8 &* i, as: UInt64.self))
+                let v =
+                    w &<< 1 & 0xFF00_0000_0000_0000 | w &>> 8 & 0x0080_0000_0000_0000 | w
+                    & 0x007F_FFFF_FFFF_FFFF
                 for k in 0..<8 { dst[k &* n &+ i] = UInt8(truncatingIfNeeded: v &>> (8 &* k)) }
             }
         }
@@ -184,7 +202,8 @@ final class ChunkCoder {
         // In bounds: n * width == out.count (raw sizes are multiples of the width, checked
         // when the index was read) and out.count ≤ maxChunkSize == plane.count.
         let dst = out.baseAddress.unsafelyUnwrapped
-        let src = UnsafeRawPointer(plane.baseAddress.unsafelyUnwrapped).assumingMemoryBound(to: UInt8.self)
+        let src = UnsafeRawPointer(plane.baseAddress.unsafelyUnwrapped).assumingMemoryBound(
+            to: UInt8.self)
         switch width {
         case 2:
             for i in 0..<n {
@@ -194,7 +213,8 @@ final class ChunkCoder {
             }
         case 4:
             for i in 0..<n {
-                let w = UInt32(src[i]) | UInt32(src[n &+ i]) &<< 8 | UInt32(src[2 &* n &+ i]) &<< 16
+                let w =
+                    UInt32(src[i]) | UInt32(src[n &+ i]) &<< 8 | UInt32(src[2 &* n &+ i]) &<< 16
                     | UInt32(src[3 &* n &+ i]) &<< 24
                 let v = w &>> 1 & 0x7F80_0000 | w &<< 8 & 0x8000_0000 | w & 0x007F_FFFF
                 dst.storeBytes(of: v.littleEndian, toByteOffset: 4 &* i, as: UInt32.self)
@@ -204,7 +224,9 @@ final class ChunkCoder {
             for i in 0..<n {
                 var w: UInt64 = 0
                 for k in 0..<8 { w |= UInt64(src[k &* n &+ i]) &<< (8 &* k) }
-                let v = w &>> 1 & 0x7F80_0000_0000_0000 | w &<< 8 & 0x8000_0000_0000_0000 | w & 0x007F_FFFF_FFFF_FFFF
+                let v =
+                    w &>> 1 & 0x7F80_0000_0000_0000 | w &<< 8 & 0x8000_0000_0000_0000 | w
+                    & 0x007F_FFFF_FFFF_FFFF
                 dst.storeBytes(of: v.littleEndian, toByteOffset: 8 &* i, as: UInt64.self)
             }
         }
@@ -213,14 +235,16 @@ final class ChunkCoder {
     /// Decodes `payload` into `out` (exactly `entry.rawSize` bytes) and checks the CRC.
     /// Every size comes from the (validated) entry or the payload and is checked here.
     func decode(
-        _ payload: UnsafeRawBufferPointer, entry: ChunkEntry, into out: UnsafeMutableRawBufferPointer,
+        _ payload: UnsafeRawBufferPointer, entry: ChunkEntry,
+        into out: UnsafeMutableRawBufferPointer,
         error: (String) -> FormatError
     ) throws(FormatError) {
         precondition(out.count == entry.rawSize)
         switch entry.codec {
         case .stored:
             guard payload.count == entry.rawSize else {
-                throw error("stored payload of \(payload.count) bytes for \(entry.rawSize) raw bytes")
+                throw error(
+                    "stored payload of \(payload.count) bytes for \(entry.rawSize) raw bytes")
             }
             if entry.rawSize > 0 { out.copyMemory(from: payload) }
         case .zstd:
@@ -235,7 +259,8 @@ final class ChunkCoder {
             var at = headerSize
             for k in 0..<w {
                 let codec = payload[5 * k]
-                let size = Int(payload.loadUnaligned(fromByteOffset: 5 * k + 1, as: UInt32.self).littleEndian)
+                let size = Int(
+                    payload.loadUnaligned(fromByteOffset: 5 * k + 1, as: UInt32.self).littleEndian)
                 guard size <= payload.count - at else {
                     throw error("plane \(k) of \(size) bytes overruns the payload")
                 }
@@ -244,7 +269,9 @@ final class ChunkCoder {
                 let dst = UnsafeMutableRawBufferPointer(rebasing: plane[(k * n)..<((k + 1) * n)])
                 switch codec {
                 case ChunkCodec.stored.rawValue:
-                    guard size == n else { throw error("stored plane \(k) of \(size) bytes, expected \(n)") }
+                    guard size == n else {
+                        throw error("stored plane \(k) of \(size) bytes, expected \(n)")
+                    }
                     if n > 0 { dst.copyMemory(from: body) }
                 case ChunkCodec.zstd.rawValue:
                     try decompress(body, into: dst, error: { error("plane \(k): \($0)") })
@@ -264,7 +291,8 @@ final class ChunkCoder {
     }
 
     private func decompress(
-        _ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer, error: (String) -> FormatError
+        _ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer,
+        error: (String) -> FormatError
     ) throws(FormatError) {
         let r = ZSTD_decompressDCtx(dctx, dst.baseAddress, dst.count, src.baseAddress, src.count)
         if ZSTD_isError(r) != 0 {

@@ -35,7 +35,9 @@ public struct PackSummary: Sendable {
         sourceBytes += chunk.size
         chunksByCodec[encoded.codec, default: 0] += 1
         if encoded.codec == .planes {
-            var acc = planes[chunk.width] ?? Array(repeating: PlaneSize(raw: 0, encoded: 0), count: chunk.width)
+            var acc =
+                planes[chunk.width]
+                ?? Array(repeating: PlaneSize(raw: 0, encoded: 0), count: chunk.width)
             for (k, p) in encoded.planes.enumerated() where k < acc.count {
                 acc[k].raw += p.raw
                 acc[k].encoded += p.encoded

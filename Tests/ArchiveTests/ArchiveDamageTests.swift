@@ -31,7 +31,9 @@ struct ArchiveDamageTests {
         }
     }
 
-    @Test("a flipped byte in a chunk payload is an error naming the chunk, its file and offset; nothing written")
+    @Test(
+        "a flipped byte in a chunk payload is an error naming the chunk, its file and offset; nothing written"
+    )
     func payloadFlip() throws {
         let archive = try ArchiveTest.pack(Self.source).path
         let reader = try ArchiveReader(path: archive)
@@ -51,7 +53,8 @@ struct ArchiveDamageTests {
         #expect(ArchiveTest.files(dir) == ["d.ckz"])  // no output, no temporary left
     }
 
-    @Test("flipping bytes of the header and the index is detected", arguments: [0, 7, 8, 12, 16, 24])
+    @Test(
+        "flipping bytes of the header and the index is detected", arguments: [0, 7, 8, 12, 16, 24])
     func headerFlip(_ at: Int) throws {
         var bytes = try packed()
         bytes[at] ^= 0x01
@@ -87,9 +90,18 @@ struct ArchiveDamageTests {
             ("file_count", { ArchiveTest.store(UInt32.max, &$0, 0) }),
             ("chunk_count", { ArchiveTest.store(UInt64(1) << 60, &$0, 8) }),
             ("files[0].path_length", { ArchiveTest.store(UInt32.max, &$0, 16) }),
-            ("chunks[0].raw_size", { ArchiveTest.store(UInt32.max, &$0, ArchiveTest.chunkEntryOffset($0, 0) + 4) }),
-            ("chunks[0].payload_offset", { ArchiveTest.store(UInt64.max, &$0, ArchiveTest.chunkEntryOffset($0, 0) + 8) }),
-            ("chunks[0].payload_size", { ArchiveTest.store(UInt32.max, &$0, ArchiveTest.chunkEntryOffset($0, 0) + 16) }),
+            (
+                "chunks[0].raw_size",
+                { ArchiveTest.store(UInt32.max, &$0, ArchiveTest.chunkEntryOffset($0, 0) + 4) }
+            ),
+            (
+                "chunks[0].payload_offset",
+                { ArchiveTest.store(UInt64.max, &$0, ArchiveTest.chunkEntryOffset($0, 0) + 8) }
+            ),
+            (
+                "chunks[0].payload_size",
+                { ArchiveTest.store(UInt32.max, &$0, ArchiveTest.chunkEntryOffset($0, 0) + 16) }
+            ),
             ("chunks[0].codec", { $0[ArchiveTest.chunkEntryOffset($0, 0)] = 9 }),
             ("chunks[0].width", { $0[ArchiveTest.chunkEntryOffset($0, 0) + 1] = 3 }),
         ]
@@ -98,14 +110,20 @@ struct ArchiveDamageTests {
             #expect(e.field == field, "\(field): \(e)")
         }
         // A file claiming more bytes than its chunks hold; a path escaping the destination.
-        let size = try #require(exercise(ArchiveTest.editIndex(bytes) { idx in
-            let len = Int(ArchiveTest.load(UInt32.self, idx, 16))
-            ArchiveTest.store(UInt64(1) << 62, &idx, 16 + 4 + len)
-        }))
-        #expect(size.field?.hasPrefix("chunks[") == true || size.field?.hasPrefix("files[0]") == true, "\(size)")
-        let escape = try #require(exercise(ArchiveTest.editIndex(bytes) { idx in
-            for k in 0..<3 { idx[20 + k] = Array("../".utf8)[k] }
-        }))
+        let size = try #require(
+            exercise(
+                ArchiveTest.editIndex(bytes) { idx in
+                    let len = Int(ArchiveTest.load(UInt32.self, idx, 16))
+                    ArchiveTest.store(UInt64(1) << 62, &idx, 16 + 4 + len)
+                }))
+        #expect(
+            size.field?.hasPrefix("chunks[") == true || size.field?.hasPrefix("files[0]") == true,
+            "\(size)")
+        let escape = try #require(
+            exercise(
+                ArchiveTest.editIndex(bytes) { idx in
+                    for k in 0..<3 { idx[20 + k] = Array("../".utf8)[k] }
+                }))
         #expect(escape.field == "files[0].path", "\(escape)")
     }
 
@@ -141,7 +159,8 @@ struct ArchiveDamageTests {
             for c in f.chunks {
                 let e = reader.chunks[c]
                 let part = Array(raw[e.fileOffset..<(e.fileOffset + e.rawSize)])
-                #expect(part.withUnsafeBytes { ArchiveTest.crc32($0) } == e.crc, "file \(i) chunk \(c)")
+                #expect(
+                    part.withUnsafeBytes { ArchiveTest.crc32($0) } == e.crc, "file \(i) chunk \(c)")
             }
         }
     }

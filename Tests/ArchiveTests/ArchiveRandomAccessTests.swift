@@ -26,8 +26,10 @@ struct ArchiveRandomAccessTests {
     @Test(
         "tensors read from an archive equal the original's, without unpacking",
         arguments: [
-            "archive/bf16.safetensors", "archive/mixed.npz", "archive/hf", "safetensors/dtypes.safetensors",
-            "gguf/all_types.gguf", "gguf/aligned64.gguf", "numpy/savez_compressed.npz", "numpy/fortran_f4.npy",
+            "archive/bf16.safetensors", "archive/mixed.npz", "archive/hf",
+            "safetensors/dtypes.safetensors",
+            "gguf/all_types.gguf", "gguf/aligned64.gguf", "numpy/savez_compressed.npz",
+            "numpy/fortran_f4.npy",
         ])
     func tensorsEqual(_ fixture: String) throws {
         try expectSameTensors(TestPaths.fixture(fixture))
@@ -74,11 +76,15 @@ struct ArchiveRandomAccessTests {
         let original = try ArchiveTest.bytes(source)
         let (archive, _) = try ArchiveTest.pack(source)
         let reader = try ArchiveReader(path: archive)
-        for (offset, count) in [(0, 0), (0, 4), (100, 1000), (original.count - 7, 7), (0, original.count)] {
+        for (offset, count) in [
+            (0, 0), (0, 4), (100, 1000), (original.count - 7, 7), (0, original.count),
+        ] {
             let got = try reader.read(file: 0, offset: offset, count: count).all.bytes
             #expect(got == Array(original[offset..<(offset + count)]))
         }
-        #expect(throws: FormatError.self) { try reader.read(file: 0, offset: original.count - 3, count: 4) }
+        #expect(throws: FormatError.self) {
+            try reader.read(file: 0, offset: original.count - 3, count: 4)
+        }
         #expect(throws: FormatError.self) { try reader.read(file: 1, offset: 0, count: 1) }
         #expect(throws: FormatError.self) { try reader.read(file: 0, offset: -1, count: 1) }
     }
@@ -93,8 +99,9 @@ struct ArchiveRandomAccessTests {
         #expect(try Archive.openCheckpoint(source).tensors.count == 3)
     }
 
-    @Test("a tensor of the real all-MiniLM-L6-v2 reads back from its archive",
-          .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
+    @Test(
+        "a tensor of the real all-MiniLM-L6-v2 reads back from its archive",
+        .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
     func miniLMTensor() throws {
         let dir = try #require(TestPaths.model("all-minilm-l6-v2"))
         let original = try Checkpoint.open(dir)

@@ -10,8 +10,10 @@ struct ArchiveRoundTripTests {
         "pack then unpack restores a checkpoint file byte for byte",
         arguments: [
             "archive/bf16.safetensors", "archive/mixed.npz", "safetensors/dtypes.safetensors",
-            "gguf/all_types.gguf", "gguf/example.gguf", "gguf/aligned64.gguf", "gguf/no_tensors.gguf",
-            "numpy/savez.npz", "numpy/savez_compressed.npz", "numpy/le_f4.npy", "numpy/fortran_f4.npy",
+            "gguf/all_types.gguf", "gguf/example.gguf", "gguf/aligned64.gguf",
+            "gguf/no_tensors.gguf",
+            "numpy/savez.npz", "numpy/savez_compressed.npz", "numpy/le_f4.npy",
+            "numpy/fortran_f4.npy",
             "numpy/be_f4.npy", "numpy/empty_f4.npy", "numpy/manifest.json",
         ])
     func fileRoundTrip(_ fixture: String) throws {
@@ -33,7 +35,10 @@ struct ArchiveRoundTripTests {
         let (archive, summary) = try ArchiveTest.pack(source)
         let reader = try ArchiveReader(path: archive)
         #expect(reader.isDirectory)
-        #expect(reader.files.map(\.path) == ["1_Pooling/config.json", "config.json", "empty.txt", "model.safetensors"])
+        #expect(
+            reader.files.map(\.path) == [
+                "1_Pooling/config.json", "config.json", "empty.txt", "model.safetensors",
+            ])
         #expect(reader.files.map(\.isCheckpoint) == [false, false, false, true])
         #expect(summary.files == 4)
         // An existing empty directory is replaced; the result is the same tree.
@@ -67,7 +72,9 @@ struct ArchiveRoundTripTests {
         #expect(summary.planes[4] == nil)
     }
 
-    @Test("F32 and F16 tensors of an npz are split into 4- and 2-byte planes; the top plane compresses most")
+    @Test(
+        "F32 and F16 tensors of an npz are split into 4- and 2-byte planes; the top plane compresses most"
+    )
     func npzPlanes() throws {
         let (_, summary) = try ArchiveTest.pack(TestPaths.fixture("archive/mixed.npz"))
         let f32 = try #require(summary.planes[4])
@@ -115,7 +122,9 @@ struct ArchiveRoundTripTests {
         var g = SystemRandomNumberGenerator()
         let fa = (0..<n).map { _ in Float.random(in: -0.1...0.1, using: &g) }
         try fa.withUnsafeBytes { p in try sink.write(a, bytes: p) }
-        let fb = (0..<(2 * n)).map { _ in UInt16(truncatingIfNeeded: Float.random(in: -1...1).bitPattern >> 16) }
+        let fb = (0..<(2 * n)).map { _ in
+            UInt16(truncatingIfNeeded: Float.random(in: -1...1).bitPattern >> 16)
+        }
         try fb.withUnsafeBytes { p in try sink.write(b, bytes: p) }
         try sink.commit()
         let (archive, _) = try ArchiveTest.pack(path)
@@ -127,8 +136,9 @@ struct ArchiveRoundTripTests {
         #expect(ArchiveTest.difference(path, restored) == nil)
     }
 
-    @Test("the real all-MiniLM-L6-v2 directory round-trips",
-          .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
+    @Test(
+        "the real all-MiniLM-L6-v2 directory round-trips",
+        .enabled(if: TestPaths.model("all-minilm-l6-v2") != nil))
     func miniLM() throws {
         let source = try #require(TestPaths.model("all-minilm-l6-v2"))
         let (archive, summary) = try ArchiveTest.pack(source)
@@ -139,8 +149,9 @@ struct ArchiveRoundTripTests {
         try? FileManager.default.removeItem(atPath: restored)
     }
 
-    @Test("the real SmolLM2 GGUF (Q4_1) round-trips",
-          .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
+    @Test(
+        "the real SmolLM2 GGUF (Q4_1) round-trips",
+        .enabled(if: TestPaths.model("smollm2-135m-instruct-q4_1.gguf") != nil))
     func smolLM() throws {
         let source = try #require(TestPaths.model("smollm2-135m-instruct-q4_1.gguf"))
         let (archive, _) = try ArchiveTest.pack(source)

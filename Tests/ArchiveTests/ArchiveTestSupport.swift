@@ -8,13 +8,15 @@ enum ArchiveTest {
     /// Every regular file under `root`, relative and sorted (a file: its own name).
     static func files(_ root: String) -> [String] {
         var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue
+        else {
             return [URL(fileURLWithPath: root).lastPathComponent]
         }
         let all = (try? FileManager.default.subpathsOfDirectory(atPath: root)) ?? []
         return all.filter { rel in
             var d: ObjCBool = false
-            return FileManager.default.fileExists(atPath: root + "/" + rel, isDirectory: &d) && !d.boolValue
+            return FileManager.default.fileExists(atPath: root + "/" + rel, isDirectory: &d)
+                && !d.boolValue
         }.sorted()
     }
 
@@ -28,14 +30,17 @@ enum ArchiveTest {
         }
         let fa = files(a), fb = files(b)
         guard fa == fb else { return "file lists differ: \(fa) vs \(fb)" }
-        for f in fa where !FileManager.default.contentsEqual(atPath: a + "/" + f, andPath: b + "/" + f) {
+        for f in fa
+        where !FileManager.default.contentsEqual(atPath: a + "/" + f, andPath: b + "/" + f) {
             return "\(f) differs"
         }
         return nil
     }
 
     /// Packs `source` into a fresh temporary directory; returns the archive path and summary.
-    static func pack(_ source: String, level: Int = 3) throws -> (path: String, summary: PackSummary) {
+    static func pack(_ source: String, level: Int = 3) throws -> (
+        path: String, summary: PackSummary
+    ) {
         let dir = TestPaths.temporaryDirectory("ckz")
         let path = dir + "/a.ckz"
         let summary = try ArchiveWriter(level: level).pack(source, to: path)

@@ -16,7 +16,9 @@ struct ArchiveCommandTests {
         let u = try CLI.run(["unpack", archive, dir + "/out"])
         #expect(u.status == 0, "\(u.stderr)")
         for f in ["config.json", "1_Pooling/config.json", "empty.txt", "model.safetensors"] {
-            #expect(FileManager.default.contentsEqual(atPath: source + "/" + f, andPath: dir + "/out/" + f), "\(f)")
+            #expect(
+                FileManager.default.contentsEqual(
+                    atPath: source + "/" + f, andPath: dir + "/out/" + f), "\(f)")
         }
         let a = try CLI.run(["inspect", archive, "--json", "--no-catalog"])
         let b = try CLI.run(["inspect", source, "--json", "--no-catalog"])
@@ -24,7 +26,9 @@ struct ArchiveCommandTests {
         let da = try #require(try CLI.json(a) as? [String: Any])
         let db = try #require(try CLI.json(b) as? [String: Any])
         #expect(da["format"] as? String == db["format"] as? String)
-        #expect((da["tensors"] as? [[String: Any]])?.count == (db["tensors"] as? [[String: Any]])?.count)
+        #expect(
+            (da["tensors"] as? [[String: Any]])?.count == (db["tensors"] as? [[String: Any]])?.count
+        )
         // A second unpack into the now non-empty directory is refused.
         let again = try CLI.run(["unpack", archive, dir + "/out"])
         #expect(again.status == 2)

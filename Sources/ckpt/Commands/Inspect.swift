@@ -7,7 +7,9 @@ import Formats
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List a checkpoint's format, metadata and tensors.",
-        discussion: "PATH is a safetensors, npy, npz, GGUF or PyTorch file, a Hugging Face / MLX model directory, or a .ckz archive of one.")
+        discussion:
+            "PATH is a safetensors, npy, npz, GGUF or PyTorch file, a Hugging Face / MLX model directory, or a .ckz archive of one."
+    )
 
     @Argument(help: "A checkpoint file or model directory.")
     var path: String
