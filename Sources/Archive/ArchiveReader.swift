@@ -114,7 +114,7 @@ public final class ArchiveReader: Sendable {
     /// Decodes `indexes` in batches on all cores and hands each chunk's raw bytes to `body`
     /// in order (on the calling thread). Memory: one batch of chunks.
     func decodeChunks(
-        _ indexes: [Int], batchSize: Int = 2 * ProcessInfo.processInfo.activeProcessorCount,
+        _ indexes: [Int], batchSize: Int = 4 * ProcessInfo.processInfo.activeProcessorCount,
         _ body: (Int, UnsafeRawBufferPointer) throws(FormatError) -> Void
     ) throws(FormatError) {
         guard !indexes.isEmpty else { return }
@@ -128,13 +128,14 @@ public final class ArchiveReader: Sendable {
             init(_ n: Int) { items = Array(repeating: nil, count: n) }
         }
         nonisolated(unsafe) let slots = scratch
+        let pool = CoderPool(workers: ProcessInfo.processInfo.activeProcessorCount, level: 0)
         var start = 0
         while start < indexes.count {
             let part = Array(indexes[start..<min(indexes.count, start + batch)])
             let errors = Errors(part.count)
-            let workers = min(part.count, ProcessInfo.processInfo.activeProcessorCount)
+            let workers = min(part.count, pool.coders.count)
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let coder = ChunkCoder(level: 0)
+                let coder = pool.coders[w]
                 var j = w
                 while j < part.count {
                     let slot = UnsafeMutableRawBufferPointer(

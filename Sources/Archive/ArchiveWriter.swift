@@ -19,7 +19,7 @@ public struct ArchiveWriter: Sendable {
     public var batchSize: Int
 
     /// - Parameter level: zstd level; 3 is zstd's default and the `--level` default.
-    public init(level: Int = 3, batchSize: Int = 2 * ProcessInfo.processInfo.activeProcessorCount) {
+    public init(level: Int = 3, batchSize: Int = 4 * ProcessInfo.processInfo.activeProcessorCount) {
         self.level = level
         self.batchSize = max(1, batchSize)
     }
@@ -76,10 +76,11 @@ public struct ArchiveWriter: Sendable {
         var chunks: [ChunkEntry] = []
         chunks.reserveCapacity(plan.count)
         var summary = PackSummary(files: files.count)
+        let pool = CoderPool(workers: ProcessInfo.processInfo.activeProcessorCount, level: level)
         var start = 0
         while start < plan.count {
             let batch = Array(plan[start..<min(plan.count, start + batchSize)])
-            let results = encode(batch, buffers: buffers)
+            let results = encode(batch, buffers: buffers, pool: pool)
             for (p, r) in zip(batch, results) {
                 chunks.append(
                     ChunkEntry(
@@ -114,17 +115,16 @@ public struct ArchiveWriter: Sendable {
     }
 
     /// Encodes a batch of chunks on all cores (one coder, i.e. zstd context, per worker).
-    private func encode(_ batch: [PlannedChunk], buffers: [ByteBuffer]) -> [Encoded] {
+    private func encode(_ batch: [PlannedChunk], buffers: [ByteBuffer], pool: CoderPool) -> [Encoded] {
         final class Slots: @unchecked Sendable {
             // Each iteration writes only its own index; read after concurrentPerform returns.
             var items: [Encoded?]
             init(_ n: Int) { items = Array(repeating: nil, count: n) }
         }
         let slots = Slots(batch.count)
-        let level = level
-        let workers = min(batch.count, ProcessInfo.processInfo.activeProcessorCount)
+        let workers = min(batch.count, pool.coders.count)
         DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let coder = ChunkCoder(level: level)
+            let coder = pool.coders[w]
             var i = w
             while i < batch.count {
                 let p = batch[i]

@@ -308,6 +308,17 @@ final class ChunkCoder {
     }
 }
 
+/// One coder per worker, made once per pack or read and reused across batches, so zstd's
+/// contexts and the plane scratch are allocated (and faulted in) once per worker.
+final class CoderPool: @unchecked Sendable {
+    // Worker w of a concurrentPerform uses only coders[w]: no coder is shared at a time.
+    let coders: [ChunkCoder]
+
+    init(workers: Int, level: Int) {
+        coders = (0..<max(1, workers)).map { _ in ChunkCoder(level: level) }
+    }
+}
+
 func hex(_ v: UInt32) -> String {
     let s = String(v, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
