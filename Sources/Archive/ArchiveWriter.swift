@@ -115,7 +115,9 @@ public struct ArchiveWriter: Sendable {
     }
 
     /// Encodes a batch of chunks on all cores (one coder, i.e. zstd context, per worker).
-    private func encode(_ batch: [PlannedChunk], buffers: [ByteBuffer], pool: CoderPool) -> [Encoded] {
+    private func encode(
+        _ batch: [PlannedChunk], buffers: [ByteBuffer], pool: CoderPool
+    ) -> [Encoded] {
         final class Slots: @unchecked Sendable {
             // Each iteration writes only its own index; read after concurrentPerform returns.
             var items: [Encoded?]
