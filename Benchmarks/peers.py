@@ -138,6 +138,35 @@ def torch_block(threads=2, repeats=10):
     print(json.dumps({"bench": "torch_llama_block", "hidden": hidden, "tokens": t,
                       "threads": threads, "seconds": seconds, "torch": torch.__version__,
                       "checksum": float(y.double().sum())}))
+def archive_peers(path, dtype):
+    """ZipNN (PyPI `zipnn`, 2 threads, the file's float dtype, as its zipnn_compress_file
+    does) and plain `zstd -3` (the CLI, 2 threads) on the same file: ratio and speeds."""
+    import subprocess, tempfile
+    name = os.path.splitext(os.path.basename(path))[0]
+    data = open(path, "rb").read()
+    n = len(data)
+    try:
+        from zipnn import ZipNN
+        z = ZipNN(input_format="byte", bytearray_dtype=dtype, threads=2)
+        out = {}
+        def c(): out["c"] = z.compress(data)
+        tc = best(3, c)
+        def d(): out["d"] = z.decompress(out["c"])
+        td = best(3, d)
+        # zipnn 0.5 does not always restore whole-file bytes exactly: reported, not hidden.
+        print(json.dumps({"bench": f"zipnn_{name}", "identical": int(bytes(out["d"]) == data),
+                          "ratio": n / len(out["c"]), "compress_seconds": tc,
+                          "decompress_seconds": td, "compress_bytes_per_second": n / tc,
+                          "decompress_bytes_per_second": n / td}))
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        zst = os.path.join(tmp, "x.zst")
+        tc = best(3, lambda: subprocess.run(["zstd", "-3", "-T2", "-q", "-f", path, "-o", zst], check=True))
+        td = best(3, lambda: subprocess.run(["zstd", "-d", "-q", "-f", zst, "-o", os.path.join(tmp, "x")], check=True))
+        print(json.dumps({"bench": f"zstd3_{name}", "ratio": n / os.path.getsize(zst), "compress_seconds": tc,
+                          "decompress_seconds": td, "compress_bytes_per_second": n / tc,
+                          "decompress_bytes_per_second": n / td}))
 
 if __name__ == "__main__":
     cmd = sys.argv[1]
@@ -151,5 +180,7 @@ if __name__ == "__main__":
         make_quant_gguf(path)
     elif cmd == "quant":
         quant_peers(path)
+    elif cmd == "archive":
+        archive_peers(path, sys.argv[3])
     elif cmd == "open":
         print(json.dumps({"bench": "python_safe_open", "seconds_per_open": open_time(path)}))

@@ -22,6 +22,19 @@ echo "catalog…" >&2
 "$py" -c 'import json, subprocess, sys, time
 t = time.perf_counter(); subprocess.run(["sha256sum", sys.argv[1]], stdout=subprocess.DEVNULL, check=True)
 print(json.dumps({"bench": "sha256sum", "seconds": time.perf_counter() - t}))' "$big" | tee -a "$results"
+echo "archives…" >&2
+gguf=${CKPT_MODELS:-${CKPT_CACHE:-$HOME/.cache/ckpt}/models}/smollm2-135m-instruct-q4_1.gguf
+minilm=${CKPT_MODELS:-${CKPT_CACHE:-$HOME/.cache/ckpt}/models}/all-minilm-l6-v2/model.safetensors
+if [ -f "$gguf" ] && [ -f "$minilm" ]; then
+    for d in bf16 f32; do
+        [ -f "$work/smollm2-$d.safetensors" ] || .build/release/ckpt convert "$gguf" "$work/smollm2-$d.safetensors" --dtype $d --no-catalog >&2
+    done
+    cp -f "$minilm" "$work/minilm-f32.safetensors"
+    .build/release/archive-bench "$work/smollm2-bf16.safetensors" "$work/smollm2-f32.safetensors" "$work/minilm-f32.safetensors" "$work" | tee -a "$results"
+    "$py" Benchmarks/peers.py archive "$work/smollm2-bf16.safetensors" bfloat16 | tee -a "$results"
+    "$py" Benchmarks/peers.py archive "$work/smollm2-f32.safetensors" float32 | tee -a "$results"
+    "$py" Benchmarks/peers.py archive "$work/minilm-f32.safetensors" float32 | tee -a "$results"
+fi
 echo "compute engine…" >&2
 .build/release/compute-bench | tee "$work/compute.jsonl"
 "$py" Benchmarks/peers.py torch-block | tee -a "$work/compute.jsonl"
@@ -56,6 +69,13 @@ if "catalog_sha256" in r and "sha256sum" in r:
     print(f"  sha256 of 1.25 GiB: ckpt {r['catalog_sha256']['bytes_per_second']/1e9:.2f} GB/s ({c:.2f} s), sha256sum {s:.2f} s → {s/c:.2f}×")
 w = r["write_new_file"]
 print(f"  writing a new file of the output's size, nothing converted: {w['seconds']:.2f} s ({w['bytes_per_second']/1e9:.2f} GB/s): the floor under any conversion")
+for name in ("smollm2-bf16", "smollm2-f32", "minilm-f32"):
+    o, z, s = r.get(f"ckz_{name}"), r.get(f"zipnn_{name}"), r.get(f"zstd3_{name}")
+    if o and z and s:
+        print(f"  archive {name}: ratio ckz {o['ratio']:.3f}, ZipNN {z['ratio']:.3f}, zstd -3 {s['ratio']:.3f}"
+              f" (ckz/zstd {o['ratio']/s['ratio']:.2f}×, target ≥ 1.25×; ≥ ZipNN)")
+        print(f"    compress {o['compress_bytes_per_second']/1e6:.0f} MB/s vs ZipNN {z['compress_bytes_per_second']/1e6:.0f} MB/s;"
+              f" decompress {o['decompress_bytes_per_second']/1e6:.0f} MB/s vs ZipNN {z['decompress_bytes_per_second']/1e6:.0f} MB/s")
 for k in ("convert_f32_to_bf16", "convert_f32_to_f16"):
     c = r[k]
     print(f"  {k}: {c['seconds']:.2f} s, input {c['input_bytes_per_second']/1e9:.2f} GB/s = {c['input_bytes_per_second']/m:.2f}× memcpy; traffic-normalised {c['ratio_to_memcpy']:.2f}× (target ≥ 0.7×); {c['seconds']/w['seconds']:.1f}× the write floor")
