@@ -37,7 +37,7 @@ if [ -f "$gguf" ] && [ -f "$minilm" ]; then
 fi
 echo "compute engine…" >&2
 .build/release/compute-bench | tee "$work/compute.jsonl"
-"$py" Benchmarks/peers.py torch-block | tee -a "$work/compute.jsonl"
+"$py" Benchmarks/peers.py torch-block | tee -a "$work/compute.jsonl" || echo "torch missing: no torch comparison" >&2
 "$py" - "$results" "$work/compute.jsonl" <<'PY'
 import json, sys
 r = {}
