@@ -24,44 +24,87 @@ public enum Q6_K: BlockEncoder {
     }
 
     public static func encode(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer) {
+        precondition(x.count == 256, "one block of 256 weights")
+        if allFinite(x.baseAddress!, 256) {
+            encodeFinite(x.baseAddress!, into: y)
+        } else {
+            encodeReference(x, into: y)
+        }
+    }
+
+    /// The vector path for a block of finite weights: the sixteen sub-blocks of 16 searched side
+    /// by side (`makeQxQuants16`), same bytes as `encodeReference`.
+    static func encodeFinite(_ xp: UnsafePointer<Float>, into y: UnsafeMutableRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 17) { fv in
+            withUnsafeTemporaryAllocation(of: SIMD16<Int32>.self, capacity: 32) { lv in
+                // Exactly what is used below: 16 (+ 1) and 16 + 16 vectors.
+                let xt = fv.baseAddress!, Lv = lv.baseAddress!
+                for i in 0..<16 {  // transpose: lane ib is sub-block ib
+                    var v = SIMD16<Float>()
+                    for ib in 0..<16 { v[ib] = xp[16 * ib + i] }
+                    xt[i] = v
+                }
+                xt[16] = makeQxQuants16(xt, Lv, Lv + 16)
+                UnsafeMutableRawPointer(xt + 16).withMemoryRebound(to: Float.self, capacity: 16) { scales in
+                    withScratch(Int8.self, 256, 0) { L in
+                        for i in 0..<16 {
+                            let l = Lv[i]
+                            for ib in 0..<16 { L[16 * ib + i] = Int8(truncatingIfNeeded: l[ib]) }
+                        }
+                        finish(xp, into: y, L, scales: scales)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The scalar port of `quantize_row_q6_K_ref` (any input, NaN/Inf included).
+    static func encodeReference(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer) {
         let xp = x.baseAddress!
         withScratch(Int8.self, 256, 0) { L in
             withScratch(Float.self, 16, 0) { scales in
-                var maxScale: Float = 0, maxAbs: Float = 0
                 for ib in 0..<16 {
                     scales[ib] = makeQxQuants(16, 32, xp + 16 * ib, L + 16 * ib, rmseType: 1)
-                    if scales[ib].magnitude > maxAbs {
-                        maxAbs = scales[ib].magnitude
-                        maxScale = scales[ib]
-                    }
                 }
-                if maxAbs < groupMaxEps {
-                    for i in 0..<210 { y[i] = 0 }
-                    return
-                }
-                let iscale = -128 / maxScale
-                let D = y.setF16(208, 1 / iscale)
-                for ib in 0..<16 {
-                    y[192 + ib] = UInt8(truncatingIfNeeded: min(127, nearestInt(iscale * scales[ib])))
-                }
-                for j in 0..<16 {
-                    let d = D * Float(Int8(bitPattern: y[192 + j]))
-                    if d == 0 { continue }
-                    for ii in 0..<16 {
-                        L[16 * j + ii] = Int8(max(-32, min(31, nearestInt(xp[16 * j + ii] / d))) + 32)
-                    }
-                }
-                for h in 0..<2 {
-                    let j = 128 * h
-                    for l in 0..<32 {
-                        let q1 = UInt8(L[j + l]) & 0xF, q2 = UInt8(L[j + l + 32]) & 0xF
-                        let q3 = UInt8(L[j + l + 64]) & 0xF, q4 = UInt8(L[j + l + 96]) & 0xF
-                        y[64 * h + l] = q1 | (q3 << 4)
-                        y[64 * h + l + 32] = q2 | (q4 << 4)
-                        y[128 + 32 * h + l] = (UInt8(L[j + l]) >> 4) | ((UInt8(L[j + l + 32]) >> 4) << 2)
-                            | ((UInt8(L[j + l + 64]) >> 4) << 4) | ((UInt8(L[j + l + 96]) >> 4) << 6)
-                    }
-                }
+                finish(xp, into: y, L, scales: scales)
+            }
+        }
+    }
+
+    /// The block scale, the 8-bit sub-block scales, the levels requantized with them, packing.
+    @inline(__always)
+    static func finish(_ xp: UnsafePointer<Float>, into y: UnsafeMutableRawBufferPointer,
+                       _ L: UnsafeMutablePointer<Int8>, scales: UnsafePointer<Float>) {
+        var maxScale: Float = 0, maxAbs: Float = 0
+        for ib in 0..<16 where scales[ib].magnitude > maxAbs {
+            maxAbs = scales[ib].magnitude
+            maxScale = scales[ib]
+        }
+        if maxAbs < groupMaxEps {
+            for i in 0..<210 { y[i] = 0 }
+            return
+        }
+        let iscale = -128 / maxScale
+        let D = y.setF16(208, 1 / iscale)
+        for ib in 0..<16 {
+            y[192 + ib] = UInt8(truncatingIfNeeded: min(127, nearestInt(iscale * scales[ib])))
+        }
+        for j in 0..<16 {
+            let d = D * Float(Int8(bitPattern: y[192 + j]))
+            if d == 0 { continue }
+            // Elementwise x / d, nearest_int, clamp, + 32: the same ops per element, 16 lanes.
+            let l = clamp(nearestInt(load16(xp + 16 * j) / d), -32, 31) &+ 32
+            UnsafeMutableRawPointer(L + 16 * j).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: l), as: SIMD16<Int8>.self)
+        }
+        for h in 0..<2 {
+            let j = 128 * h
+            for l in 0..<32 {
+                let q1 = UInt8(L[j + l]) & 0xF, q2 = UInt8(L[j + l + 32]) & 0xF
+                let q3 = UInt8(L[j + l + 64]) & 0xF, q4 = UInt8(L[j + l + 96]) & 0xF
+                y[64 * h + l] = q1 | (q3 << 4)
+                y[64 * h + l + 32] = q2 | (q4 << 4)
+                y[128 + 32 * h + l] = (UInt8(L[j + l]) >> 4) | ((UInt8(L[j + l + 32]) >> 4) << 2)
+                    | ((UInt8(L[j + l + 64]) >> 4) << 4) | ((UInt8(L[j + l + 96]) >> 4) << 6)
             }
         }
     }

@@ -4,7 +4,7 @@ import Formats
 // `dequantize_row_q*` in ggml-quants.c (ggml@d99724f2); gguf-py's quantize gives the same bytes.
 
 /// Q8_0: fp16 d, 32 int8; value q·d.
-public enum Q8_0: BlockEncoder {
+public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
     public static let type = GGMLType.Q8_0
     public static let weightsPerBlock = 32
     public static let bytesPerBlock = 34
@@ -15,6 +15,30 @@ public enum Q8_0: BlockEncoder {
     }
 
     public static func encode(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer) {
+        precondition(x.count == 32 && y.count == 34, "one block of 32 weights")
+        if allFinite(x.baseAddress!, 32) {
+            encodeFinite(x.baseAddress!, into: y.baseAddress!)
+        } else {
+            encodeReference(x, into: y)
+        }
+    }
+
+    /// The vector path for 32 finite weights at `p` into the 34 bytes at `y`; same bytes as
+    /// `encodeReference`.
+    @inline(__always) static func encodeFinite(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) {
+        let a = load16(p), b = load16(p + 16)
+        // |x| as bit patterns orders like |x| (finite): the integer max is max(|x|), exactly.
+        let amax = Float(bitPattern: pointwiseMax(unsafeBitCast(a, to: SIMD16<UInt32>.self) & 0x7fff_ffff,
+                                                  unsafeBitCast(b, to: SIMD16<UInt32>.self) & 0x7fff_ffff).max())
+        let d = amax / 127
+        let id: Float = d != 0 ? 1 / d : 0
+        y.storeBytes(of: Half.fromFloat(d).littleEndian, as: UInt16.self)
+        y.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(a * id)), toByteOffset: 2, as: SIMD16<Int8>.self)
+        y.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(b * id)), toByteOffset: 18, as: SIMD16<Int8>.self)
+    }
+
+    /// The scalar port of `quantize_row_q8_0_ref` (any input, NaN/Inf included).
+    static func encodeReference(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer) {
         var amax: Float = 0
         for v in x { amax = Swift.max(amax, v.magnitude) }
         let d = amax / 127
@@ -22,4 +46,14 @@ public enum Q8_0: BlockEncoder {
         y.setF16(0, d)
         for j in 0..<32 { y[2 + j] = UInt8(truncatingIfNeeded: Int8(truncatingIfNeeded: roundHalfAway(x[j] * id))) }
     }
+}
+
+/// C's `roundf` (half away from zero) on every lane, for |v| < 2²²: |v| rounded to nearest
+/// even, one up where that was a tie rounded down (|v| − t is exact there), then the sign.
+@inline(__always) func roundHalfAway(_ v: SIMD16<Float>) -> SIMD16<Int32> {
+    let m = magnitude(v)
+    let big = m + 12582912.0
+    var n = unsafeBitCast(big, to: SIMD16<Int32>.self) & 0x007f_ffff &- 0x0040_0000
+    n = n.replacing(with: n &+ 1, where: m - (big - 12582912.0) .== SIMD16(repeating: 0.5))
+    return n.replacing(with: 0 &- n, where: v .< SIMD16(repeating: 0))
 }
