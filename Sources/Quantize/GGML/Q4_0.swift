@@ -43,6 +43,11 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
         }
         let d = max / -8
         let id: Float = d != 0 ? 1 / d : 0
+        guard id.isFinite else {  // a subnormal d: 1/d overflows; the scalar port's path for inf·x
+            let out = UnsafeMutableRawBufferPointer(start: y, count: 18)
+            out.initializeMemory(as: UInt8.self, repeating: 0)
+            return encodeReference(UnsafeBufferPointer(start: p, count: 32), into: out)
+        }
         y.storeBytes(of: Half.fromFloat(d).littleEndian, as: UInt16.self)
         // x·id + 8.5 lies in [0, 17) for finite x, so C's truncation is floor there.
         let qa = pointwiseMin(floorNonNegative(a * id + 8.5), SIMD16(repeating: 15))

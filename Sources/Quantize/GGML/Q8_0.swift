@@ -32,6 +32,11 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
                                                   unsafeBitCast(b, to: SIMD16<UInt32>.self) & 0x7fff_ffff).max())
         let d = amax / 127
         let id: Float = d != 0 ? 1 / d : 0
+        guard id.isFinite else {  // a subnormal d: 1/d overflows; the scalar port's path for inf·x
+            let out = UnsafeMutableRawBufferPointer(start: y, count: 34)
+            out.initializeMemory(as: UInt8.self, repeating: 0)
+            return encodeReference(UnsafeBufferPointer(start: p, count: 32), into: out)
+        }
         y.storeBytes(of: Half.fromFloat(d).littleEndian, as: UInt16.self)
         y.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(a * id)), toByteOffset: 2, as: SIMD16<Int8>.self)
         y.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(b * id)), toByteOffset: 18, as: SIMD16<Int8>.self)
