@@ -62,10 +62,10 @@ public enum Affine {
                 let first = g * groupSize
                 switch dtype {
                 case .bf16:
-                    for j in stride(from: 0, to: groupSize, by: 16) {  // bf16 is the top half of a float
-                        let h = (src + 2 * (first + j)).loadUnaligned(as: SIMD16<UInt16>.self)
+                    for j in stride(from: 0, to: groupSize, by: 8) {  // bf16 is the top half of a float
+                        let h = (src + 2 * (first + j)).loadUnaligned(as: SIMD8<UInt16>.self)
                         UnsafeMutableRawPointer(x + j).storeBytes(
-                            of: SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, as: SIMD16<UInt32>.self)
+                            of: SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, as: SIMD8<UInt32>.self)
                     }
                 case .f16:
                     for j in 0..<groupSize { x[j] = Half.toFloat(Scalars.load16(w, first + j)) }

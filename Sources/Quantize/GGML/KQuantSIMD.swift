@@ -1,8 +1,7 @@
 // The K-quant search routines with the independent sub-blocks of one block in the lanes of a
 // vector: lane j runs the scalar routine (KQuantHelpers.swift) on sub-block j, every float32
 // operation in the same order (the sums stay sequential per lane), so the result is
-// bit-identical to ggml while the eight (Q4_K/Q5_K) or sixteen (Q6_K) latency-bound
-// dependency chains run side by side. Inputs are finite (the callers fall back to the scalar
+// bit-identical to ggml while eight latency-bound dependency chains run side by side. Inputs are finite (the callers fall back to the scalar
 // routines otherwise); lanes whose scalar routine returns early compute garbage that is
 // replaced at the end, without trapping (only float ops and wrapping integer ops).
 
@@ -78,14 +77,14 @@ func makeQkx2Quants8(_ x: UnsafePointer<SIMD8<Float>>, _ w: UnsafePointer<SIMD8<
     return (scale, -mn)
 }
 
-/// `makeQxQuants(16, 32, …, rmseType: 1)` on 16 sub-blocks at once: `x[i]` holds element i of
+/// `makeQxQuants(16, 32, …, rmseType: 1)` on 8 sub-blocks at once: `x[i]` holds element i of
 /// every sub-block; levels (+ nmax) go to `L`, `Lt` is scratch (16 vectors each).
 @inline(__always)
-func makeQxQuants16(_ x: UnsafePointer<SIMD16<Float>>, _ L: UnsafeMutablePointer<SIMD16<Int32>>,
-                    _ Lt: UnsafeMutablePointer<SIMD16<Int32>>) -> SIMD16<Float> {
+func makeQxQuants8(_ x: UnsafePointer<SIMD8<Float>>, _ L: UnsafeMutablePointer<SIMD8<Int32>>,
+                   _ Lt: UnsafeMutablePointer<SIMD8<Int32>>) -> SIMD8<Float> {
     let nmax: Int32 = 32
     let fnmax: Float = 32
-    let zero = SIMD16<Float>(repeating: 0)
+    let zero = SIMD8<Float>(repeating: 0)
     var mx = zero, amax = zero
     for i in 0..<16 {
         let a = magnitude(x[i])
@@ -93,7 +92,7 @@ func makeQxQuants16(_ x: UnsafePointer<SIMD16<Float>>, _ L: UnsafeMutablePointer
         amax = amax.replacing(with: a, where: greater)
         mx = mx.replacing(with: x[i], where: greater)
     }
-    let allZero = amax .< SIMD16(repeating: groupMaxEps)   // scalar routine: L = 0, scale 0
+    let allZero = amax .< SIMD8(repeating: groupMaxEps)   // scalar routine: L = 0, scale 0
     var iscale = -fnmax / mx
     var sumlx = zero, suml2 = zero
     for i in 0..<16 {
@@ -124,7 +123,7 @@ func makeQxQuants16(_ x: UnsafePointer<SIMD16<Float>>, _ L: UnsafeMutablePointer
         }
     }
     if any(allZero) {
-        for i in 0..<16 { L[i] = L[i].replacing(with: SIMD16<Int32>(repeating: 0), where: allZero) }
+        for i in 0..<16 { L[i] = L[i].replacing(with: SIMD8<Int32>(repeating: 0), where: allZero) }
         scale = scale.replacing(with: zero, where: allZero)
     }
     return scale

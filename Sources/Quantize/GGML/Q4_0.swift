@@ -30,10 +30,13 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
     /// The vector path for 32 finite weights at `p` into the 18 bytes at `y`; same bytes as
     /// `encodeReference`.
     @inline(__always) static func encodeFinite(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) {
-        let a = load16(p), b = load16(p + 16)
         // |x| as bit patterns orders like |x| (finite), so the integer max is the largest |x|.
-        let m = pointwiseMax(unsafeBitCast(a, to: SIMD16<UInt32>.self) & 0x7fff_ffff,
-                             unsafeBitCast(b, to: SIMD16<UInt32>.self) & 0x7fff_ffff).max()
+        var bits = SIMD8<UInt32>(repeating: 0)
+        for k in 0..<4 {
+            let m = UnsafeRawPointer(p + 8 * k).loadUnaligned(as: SIMD8<UInt32>.self) & 0x7fff_ffff
+            bits = bits.replacing(with: m, where: m .> bits)
+        }
+        let m = bits.max()
         var max: Float = 0  // signedAbsMax: the first element of largest |x|; +0 for an all-zero block
         if m != 0 {
             for i in 0..<32 where p[i].bitPattern & 0x7fff_ffff == m {
@@ -50,9 +53,12 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
         }
         y.storeBytes(of: Half.fromFloat(d).littleEndian, as: UInt16.self)
         // x·id + 8.5 lies in [0, 17) for finite x, so C's truncation is floor there.
-        let qa = pointwiseMin(floorNonNegative(a * id + 8.5), SIMD16(repeating: 15))
-        let qb = pointwiseMin(floorNonNegative(b * id + 8.5), SIMD16(repeating: 15))
-        y.storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: qa | (qb &<< 4)), toByteOffset: 2, as: SIMD16<UInt8>.self)
+        let a0 = clamp(floorNonNegative(load8(p) * id + 8.5), 0, 15)
+        let a1 = clamp(floorNonNegative(load8(p + 8) * id + 8.5), 0, 15)
+        let b0 = clamp(floorNonNegative(load8(p + 16) * id + 8.5), 0, 15)
+        let b1 = clamp(floorNonNegative(load8(p + 24) * id + 8.5), 0, 15)
+        y.storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: a0 | (b0 &<< 4)), toByteOffset: 2, as: SIMD8<UInt8>.self)
+        y.storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: a1 | (b1 &<< 4)), toByteOffset: 10, as: SIMD8<UInt8>.self)
     }
 
     /// The scalar port of `quantize_row_q4_0_ref` (any input, NaN/Inf included).
@@ -69,10 +75,10 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
     }
 }
 
-/// ⌊v⌋ on every lane, for 0 ≤ v < 2²² (round to nearest through 1.5·2²³, then one down where
-/// that rounded up).
-@inline(__always) func floorNonNegative(_ v: SIMD16<Float>) -> SIMD16<Int32> {
+/// ⌊v⌋ on every lane, for 0 ≤ v < 2²²: round to nearest through 1.5·2²³, then one down where
+/// that rounded up (v − r is exact, negative exactly then, and +0 when equal).
+@inline(__always) func floorNonNegative(_ v: SIMD8<Float>) -> SIMD8<Int32> {
     let big = v + 12582912.0
-    let n = unsafeBitCast(big, to: SIMD16<Int32>.self) & 0x007f_ffff &- 0x0040_0000
-    return n.replacing(with: n &- 1, where: big - 12582912.0 .> v)
+    let n = unsafeBitCast(big, to: SIMD8<Int32>.self) & 0x007f_ffff &- 0x0040_0000
+    return n &+ (unsafeBitCast(v - (big - 12582912.0), to: SIMD8<Int32>.self) &>> 31)
 }

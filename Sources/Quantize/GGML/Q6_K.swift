@@ -32,24 +32,28 @@ public enum Q6_K: BlockEncoder {
         }
     }
 
-    /// The vector path for a block of finite weights: the sixteen sub-blocks of 16 searched side
-    /// by side (`makeQxQuants16`), same bytes as `encodeReference`.
+    /// The vector path for a block of finite weights: the sixteen sub-blocks of 16 searched
+    /// eight side by side (`makeQxQuants8`), same bytes as `encodeReference`.
     static func encodeFinite(_ xp: UnsafePointer<Float>, into y: UnsafeMutableRawBufferPointer) {
-        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 17) { fv in
-            withUnsafeTemporaryAllocation(of: SIMD16<Int32>.self, capacity: 32) { lv in
-                // Exactly what is used below: 16 (+ 1) and 16 + 16 vectors.
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16 + 2) { fv in
+            withUnsafeTemporaryAllocation(of: SIMD8<Int32>.self, capacity: 64) { lv in
+                // Exactly what is used below: 16 (+ 2) and 2 · (16 + 16) vectors.
                 let xt = fv.baseAddress!, Lv = lv.baseAddress!
-                for i in 0..<16 {  // transpose: lane ib is sub-block ib
-                    var v = SIMD16<Float>()
-                    for ib in 0..<16 { v[ib] = xp[16 * ib + i] }
-                    xt[i] = v
+                for half in 0..<2 {
+                    let base = xp + 128 * half
+                    for i in 0..<16 {  // transpose: lane k is sub-block 8·half + k
+                        xt[i] = SIMD8(base[i], base[16 + i], base[32 + i], base[48 + i],
+                                      base[64 + i], base[80 + i], base[96 + i], base[112 + i])
+                    }
+                    xt[16 + half] = makeQxQuants8(xt, Lv + 32 * half, Lv + 32 * half + 16)
                 }
-                xt[16] = makeQxQuants16(xt, Lv, Lv + 16)
                 UnsafeMutableRawPointer(xt + 16).withMemoryRebound(to: Float.self, capacity: 16) { scales in
                     withScratch(Int8.self, 256, 0) { L in
-                        for i in 0..<16 {
-                            let l = Lv[i]
-                            for ib in 0..<16 { L[16 * ib + i] = Int8(truncatingIfNeeded: l[ib]) }
+                        for half in 0..<2 {
+                            for i in 0..<16 {
+                                let l = Lv[32 * half + i]
+                                for k in 0..<8 { L[128 * half + 16 * k + i] = Int8(truncatingIfNeeded: l[k]) }
+                            }
                         }
                         finish(xp, into: y, L, scales: scales)
                     }
@@ -92,9 +96,11 @@ public enum Q6_K: BlockEncoder {
         for j in 0..<16 {
             let d = D * Float(Int8(bitPattern: y[192 + j]))
             if d == 0 { continue }
-            // Elementwise x / d, nearest_int, clamp, + 32: the same ops per element, 16 lanes.
-            let l = clamp(nearestInt(load16(xp + 16 * j) / d), -32, 31) &+ 32
-            UnsafeMutableRawPointer(L + 16 * j).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: l), as: SIMD16<Int8>.self)
+            // Elementwise x / d, nearest_int, clamp, + 32: the same ops per element, 8 lanes.
+            for k in 0..<2 {
+                let l = clamp(nearestInt(load8(xp + 16 * j + 8 * k) / d), -32, 31) &+ 32
+                UnsafeMutableRawPointer(L + 16 * j + 8 * k).storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: l), as: SIMD8<Int8>.self)
+            }
         }
         for h in 0..<2 {
             let j = 128 * h

@@ -26,10 +26,13 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
     /// The vector path for 32 finite weights at `p` into the 34 bytes at `y`; same bytes as
     /// `encodeReference`.
     @inline(__always) static func encodeFinite(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) {
-        let a = load16(p), b = load16(p + 16)
         // |x| as bit patterns orders like |x| (finite): the integer max is max(|x|), exactly.
-        let amax = Float(bitPattern: pointwiseMax(unsafeBitCast(a, to: SIMD16<UInt32>.self) & 0x7fff_ffff,
-                                                  unsafeBitCast(b, to: SIMD16<UInt32>.self) & 0x7fff_ffff).max())
+        var bits = SIMD8<UInt32>(repeating: 0)
+        for k in 0..<4 {
+            let m = UnsafeRawPointer(p + 8 * k).loadUnaligned(as: SIMD8<UInt32>.self) & 0x7fff_ffff
+            bits = bits.replacing(with: m, where: m .> bits)
+        }
+        let amax = Float(bitPattern: bits.max())
         let d = amax / 127
         let id: Float = d != 0 ? 1 / d : 0
         guard id.isFinite else {  // a subnormal d: 1/d overflows; the scalar port's path for inf·x
@@ -38,8 +41,10 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
             return encodeReference(UnsafeBufferPointer(start: p, count: 32), into: out)
         }
         y.storeBytes(of: Half.fromFloat(d).littleEndian, as: UInt16.self)
-        y.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(a * id)), toByteOffset: 2, as: SIMD16<Int8>.self)
-        y.storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: roundHalfAway(b * id)), toByteOffset: 18, as: SIMD16<Int8>.self)
+        for k in 0..<4 {
+            y.storeBytes(of: SIMD8<Int8>(truncatingIfNeeded: roundHalfAway(load8(p + 8 * k) * id)),
+                         toByteOffset: 2 + 8 * k, as: SIMD8<Int8>.self)
+        }
     }
 
     /// The scalar port of `quantize_row_q8_0_ref` (any input, NaN/Inf included).
@@ -54,11 +59,15 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
 }
 
 /// C's `roundf` (half away from zero) on every lane, for |v| < 2²²: |v| rounded to nearest
-/// even, one up where that was a tie rounded down (|v| − t is exact there), then the sign.
-@inline(__always) func roundHalfAway(_ v: SIMD16<Float>) -> SIMD16<Int32> {
+/// even, one up where that was a tie rounded down (|v| − t is exact there, so a tie is exactly
+/// the bits of ½), then the sign. Integer ops only: the float-compare masks were seen to
+/// compile to per-lane loops here.
+@inline(__always) func roundHalfAway(_ v: SIMD8<Float>) -> SIMD8<Int32> {
     let m = magnitude(v)
     let big = m + 12582912.0
-    var n = unsafeBitCast(big, to: SIMD16<Int32>.self) & 0x007f_ffff &- 0x0040_0000
-    n = n.replacing(with: n &+ 1, where: m - (big - 12582912.0) .== SIMD16(repeating: 0.5))
-    return n.replacing(with: 0 &- n, where: v .< SIMD16(repeating: 0))
+    let n = unsafeBitCast(big, to: SIMD8<Int32>.self) & 0x007f_ffff &- 0x0040_0000
+    let e = unsafeBitCast(m - (big - 12582912.0), to: SIMD8<Int32>.self) ^ 0x3f00_0000  // 0 on a tie
+    let up = ~((e | (0 &- e)) &>> 31)                                                  // −1 on a tie
+    let sign = unsafeBitCast(v, to: SIMD8<Int32>.self) &>> 31                          // −1 if negative
+    return ((n &- up) ^ sign) &- sign
 }
