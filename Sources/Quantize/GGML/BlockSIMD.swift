@@ -38,6 +38,17 @@
 /// True when none of the `n` floats at `p` is NaN or ±Inf (`n` a multiple of 16: every block
 /// and group size is). An all-ones exponent is the one test for both: adding one to the exponent
 /// field carries into the sign bit exactly then.
+/// The bit pattern of the largest |x| among the 32 finite floats at `p`: for finite values,
+/// |x|'s bit patterns order like |x|, so the integer maximum is exact.
+@inline(__always) func absMaxBits32(_ p: UnsafePointer<Float>) -> UInt32 {
+    var bits = SIMD8<UInt32>(repeating: 0)
+    for k in 0..<4 {
+        let m = UnsafeRawPointer(p + 8 * k).loadUnaligned(as: SIMD8<UInt32>.self) & 0x7fff_ffff
+        bits = bits.replacing(with: m, where: m .> bits)
+    }
+    return bits.max()
+}
+
 @inline(__always) func allFinite(_ p: UnsafePointer<Float>, _ n: Int) -> Bool {
     var carry = SIMD16<UInt32>(repeating: 0)
     var i = 0

@@ -30,13 +30,7 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
     /// The vector path for 32 finite weights at `p` into the 18 bytes at `y`; same bytes as
     /// `encodeReference`.
     @inline(__always) static func encodeFinite(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) {
-        // |x| as bit patterns orders like |x| (finite), so the integer max is the largest |x|.
-        var bits = SIMD8<UInt32>(repeating: 0)
-        for k in 0..<4 {
-            let m = UnsafeRawPointer(p + 8 * k).loadUnaligned(as: SIMD8<UInt32>.self) & 0x7fff_ffff
-            bits = bits.replacing(with: m, where: m .> bits)
-        }
-        let m = bits.max()
+        let m = absMaxBits32(p)
         var max: Float = 0  // signedAbsMax: the first element of largest |x|; +0 for an all-zero block
         if m != 0 {
             for i in 0..<32 where p[i].bitPattern & 0x7fff_ffff == m {

@@ -26,13 +26,7 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
     /// The vector path for 32 finite weights at `p` into the 34 bytes at `y`; same bytes as
     /// `encodeReference`.
     @inline(__always) static func encodeFinite(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) {
-        // |x| as bit patterns orders like |x| (finite): the integer max is max(|x|), exactly.
-        var bits = SIMD8<UInt32>(repeating: 0)
-        for k in 0..<4 {
-            let m = UnsafeRawPointer(p + 8 * k).loadUnaligned(as: SIMD8<UInt32>.self) & 0x7fff_ffff
-            bits = bits.replacing(with: m, where: m .> bits)
-        }
-        let amax = Float(bitPattern: bits.max())
+        let amax = Float(bitPattern: absMaxBits32(p))
         let d = amax / 127
         let id: Float = d != 0 ? 1 / d : 0
         guard id.isFinite else {  // a subnormal d: 1/d overflows; the scalar port's path for inf·x
