@@ -38,6 +38,7 @@ fuzz: system
 	@scripts/fuzz.sh
 
 bench: setup release
+	@scripts/setup-python.sh --bench
 	@scripts/bench.sh
 
 fixtures: python

@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Verify", targets: ["Verify"]),
         .library(name: "Convert", targets: ["Convert"]),
         .library(name: "Catalog", targets: ["Catalog"]),
+        .library(name: "Archive", targets: ["Archive"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,10 +49,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(name: "Archive", dependencies: ["Formats", "CZstd", "CZlib"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "Convert", "Catalog", "Verify",
+                "Convert", "Catalog", "Verify", "Archive",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -66,6 +68,9 @@ let package = Package(
             name: "catalog-bench", dependencies: ["BenchSupport", "Catalog", "Formats"],
             path: "Benchmarks/CatalogBench"),
         .executableTarget(
+            name: "archive-bench", dependencies: ["Archive", "BenchSupport", "Formats"],
+            path: "Benchmarks/ArchiveBench"),
+        .executableTarget(
             name: "compute-bench", dependencies: ["Compute", "Formats", "COpenBLAS"],
             path: "Benchmarks/ComputeBench"),
 
@@ -76,6 +81,7 @@ let package = Package(
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Compute", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "Formats", "TestSupport"]),
         .testTarget(
             name: "CatalogTests", dependencies: ["Catalog", "Formats", "TestSupport"]),
         // A second process for the catalog's concurrent-writers test (not a product).

@@ -87,13 +87,100 @@ def make_quant_gguf(path):
     w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
     os.replace(path + ".part", path)
 
+def lcg(n, seed):
+    """compute-bench's `random(n, seed:)`: the same LCG, the same float32 values."""
+    import numpy as np
+    out, s, m = np.empty(n, dtype=np.float32), seed, (1 << 64) - 1
+    for i in range(n):
+        s = (s * 6364136223846793005 + 1442695040888963407) & m
+        out[i] = (s >> 40) % 2001 - 1000
+    return out / np.float32(1000)
+
+def torch_block(threads=2, repeats=10):
+    """compute-bench's `block`: a LLaMA block with SmolLM2-135M sizes (hidden 576, 9 query
+    heads, 3 kv heads, head dim 64, ffn 1536), 128 tokens, torch float32 on `threads` threads,
+    the same weights and input, timed the same way (best of `repeats` after a warm-up).
+    Pre-norm RMSNorm (eps 1e-5, unit weight), q/k/v projections, RoPE (half-split pairing,
+    base 10000), causal grouped-query attention (scale 1/√64), output projection and
+    residual, RMSNorm, SwiGLU MLP (silu(m W1ᵀ) · m W3ᵀ) W2ᵀ and residual. The checksum (sum
+    of the output) is printed beside compute-bench's to show both compute the same thing."""
+    import numpy as np, torch, torch.nn.functional as F
+    torch.set_num_threads(threads)
+    hidden, heads, kv, ffn, t = 576, 9, 3, 1536, 128
+    hd, half = hidden // heads, hidden // heads // 2
+    def w(r, c, seed):
+        return torch.from_numpy((lcg(r * c, seed) * np.float32(0.04)).reshape(r, c))
+    wq, wk, wv = w(hidden, hidden, 1), w(kv * hd, hidden, 2), w(kv * hd, hidden, 3)
+    wo, w1, w3, w2 = w(hidden, hidden, 4), w(ffn, hidden, 5), w(ffn, hidden, 6), w(hidden, ffn, 7)
+    n1 = torch.ones(hidden)
+    x = torch.from_numpy(lcg(t * hidden, 8).reshape(t, hidden))
+    # Angles in float64 as the engine's table: position · base^(-2i/dims).
+    theta = np.arange(t, dtype=np.float64)[:, None] * 10000.0 ** (-2 * np.arange(half) / hd)
+    cos = torch.from_numpy(np.cos(theta).astype(np.float32))
+    sin = torch.from_numpy(np.sin(theta).astype(np.float32))
+    def rms(v):
+        return v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + 1e-5) * n1
+    def rope(v):
+        a, b = v[..., :half], v[..., half:]
+        return torch.cat((a * cos - b * sin, a * sin + b * cos), dim=-1)
+    def block():
+        h = rms(x)
+        q = rope(F.linear(h, wq).view(1, t, heads, hd).transpose(1, 2))
+        k = rope(F.linear(h, wk).view(1, t, kv, hd).transpose(1, 2))
+        v = F.linear(h, wv).view(1, t, kv, hd).transpose(1, 2)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        x2 = x + F.linear(a.transpose(1, 2).reshape(t, hidden), wo)
+        m = rms(x2)
+        return x2 + F.linear(F.silu(F.linear(m, w1)) * F.linear(m, w3), w2)
+    with torch.inference_mode():
+        y = block()
+        seconds = best(repeats, block)
+    print(json.dumps({"bench": "torch_llama_block", "hidden": hidden, "tokens": t,
+                      "threads": threads, "seconds": seconds, "torch": torch.__version__,
+                      "checksum": float(y.double().sum())}))
+def archive_peers(path, dtype):
+    """ZipNN (PyPI `zipnn`, 2 threads, the file's float dtype, as its zipnn_compress_file
+    does) and plain `zstd -3` (the CLI, 2 threads) on the same file: ratio and speeds."""
+    import subprocess, tempfile
+    name = os.path.splitext(os.path.basename(path))[0]
+    data = open(path, "rb").read()
+    n = len(data)
+    try:
+        from zipnn import ZipNN
+        z = ZipNN(input_format="byte", bytearray_dtype=dtype, threads=2)
+        out = {}
+        def c(): out["c"] = z.compress(data)
+        tc = best(3, c)
+        def d(): out["d"] = z.decompress(out["c"])
+        td = best(3, d)
+        # zipnn 0.5 does not always restore whole-file bytes exactly: reported, not hidden.
+        print(json.dumps({"bench": f"zipnn_{name}", "identical": int(bytes(out["d"]) == data),
+                          "ratio": n / len(out["c"]), "compress_seconds": tc,
+                          "decompress_seconds": td, "compress_bytes_per_second": n / tc,
+                          "decompress_bytes_per_second": n / td}))
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        zst = os.path.join(tmp, "x.zst")
+        tc = best(3, lambda: subprocess.run(["zstd", "-3", "-T2", "-q", "-f", path, "-o", zst], check=True))
+        td = best(3, lambda: subprocess.run(["zstd", "-d", "-q", "-f", zst, "-o", os.path.join(tmp, "x")], check=True))
+        print(json.dumps({"bench": f"zstd3_{name}", "ratio": n / os.path.getsize(zst), "compress_seconds": tc,
+                          "decompress_seconds": td, "compress_bytes_per_second": n / tc,
+                          "decompress_bytes_per_second": n / td}))
+
 if __name__ == "__main__":
-    cmd, path = sys.argv[1], sys.argv[2]
+    cmd = sys.argv[1]
+    if cmd == "torch-block":
+        torch_block()
+        sys.exit(0)
+    path = sys.argv[2]
     if cmd == "make-big":
         make_big(path)
     elif cmd == "make-quant-gguf":
         make_quant_gguf(path)
     elif cmd == "quant":
         quant_peers(path)
+    elif cmd == "archive":
+        archive_peers(path, sys.argv[3])
     elif cmd == "open":
         print(json.dumps({"bench": "python_safe_open", "seconds_per_open": open_time(path)}))

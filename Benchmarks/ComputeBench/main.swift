@@ -3,10 +3,12 @@
 //   gemm        engine F32 matmul vs cblas_sgemm called directly (512 … 4096)
 //   fusion      RMSNorm + SiLU-gate chain, fused vs one kernel per op
 //   q4_matvec   4-bit affine matrix-vector product: GB/s over the packed bytes, vs memcpy
+//   llama_block a LLaMA block (SmolLM2-135M sizes), 128 tokens, 2 threads (torch: peers.py)
 //
 // Ratios are measured in the same run. Build in release: `make bench`.
 import COpenBLAS
 import Compute
+import Dispatch
 import Formats
 
 #if canImport(Glibc)
@@ -37,6 +39,7 @@ func line(_ fields: [(String, Any)]) {
     let parts = fields.map { k, v -> String in
         switch v {
         case let s as String: "\"\(k)\": \"\(s)\""
+        case let d as Double where k == "checksum": "\"\(k)\": \(d)"
         case let d as Double: "\"\(k)\": \((d * 1e4).rounded() / 1e4)"
         default: "\"\(k)\": \(v)"
         }
@@ -116,13 +119,28 @@ func q4Matvec() throws {
     let y = try x.quantizedMatmul(w)
     let total = Double(packedBytes + 4 * groups)
     let t = try best(5) { _ = try eval([y]) }
-    // Bandwidth: memcpy of the same size, counting bytes read (as for the matvec).
-    let n = packedBytes
+    // Bandwidth: memcpy of 256 MiB (far beyond the caches) on every core, as CkptBench
+    // measures it, counting bytes read (as for the matvec). The copies go through opaque
+    // closures into a buffer read afterwards, so the compiler cannot drop them.
+    let n = 256 << 20
     let src = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
     let dst = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 64)
     memset(src, 1, n)
     memset(dst, 0, n)
-    let copy = best(5) { memcpy(dst, src, n) }
+    let workers = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    let (s0, d0) = (Int(bitPattern: src), Int(bitPattern: dst))
+    let copy = best(5) {
+        DispatchQueue.concurrentPerform(iterations: workers) { k in
+            let lo = n * k / workers, hi = n * (k + 1) / workers
+            guard let d = UnsafeMutableRawPointer(bitPattern: d0 + lo),
+                let s = UnsafeRawPointer(bitPattern: s0 + lo)
+            else { return }
+            memcpy(d, s, hi - lo)
+        }
+    }
+    var check = 0
+    for i in stride(from: 0, to: n, by: 4096) { check &+= Int(dst.load(fromByteOffset: i, as: UInt8.self)) }
+    precondition(check == n / 4096, "memcpy did not copy")
     src.deallocate()
     dst.deallocate()
     let gbs = total / t / 1e9, memGBs = Double(n) / copy / 1e9
@@ -162,14 +180,17 @@ func block() throws {
     let y = try x2 + gate.matmul(try w2.transposed())
     openblas_set_num_threads(2)
     let opts = EvalOptions(threads: 2)
-    let stats = try eval([y], options: opts).stats
+    let first = try eval([y], options: opts)
+    let stats = first.stats
+    // The sum of the output, to compare with peers.py torch-block's (same weights and input).
+    let checksum = first.arrays[0].floats.reduce(0.0) { $0 + Double($1) }
     let seconds = try best(10) { _ = try eval([y], options: opts) }
     openblas_set_num_threads(Int32(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     line([
         ("bench", "llama_block"), ("hidden", hidden), ("tokens", t), ("threads", 2),
         ("seconds", seconds),
         ("kernels", stats.kernels), ("peak_bytes", stats.peakBytes),
-        ("allocated_bytes", stats.allocatedBytes),
+        ("allocated_bytes", stats.allocatedBytes), ("checksum", checksum),
     ])
 }
 

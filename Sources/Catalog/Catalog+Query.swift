@@ -65,7 +65,12 @@ extension Catalog {
             }
             request = request.order(filter.descending ? column.desc : column.asc, Column("id"))
             let checkpoints = try request.fetchAll(db)
-            return try Self.attach(db, checkpoints, all: filter == ListFilter())
+            // Sorting keeps every row: the child tables are then read whole, with no id list
+            // (which SQLite caps at 32,766 parameters).
+            let everyRow =
+                filter.format == nil && filter.architecture == nil && filter.quantized == nil
+                && filter.pathPrefix == nil
+            return try Self.attach(db, checkpoints, all: everyRow)
         }
     }
 

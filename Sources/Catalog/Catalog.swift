@@ -45,15 +45,32 @@ public final class Catalog: Sendable {
         config.busyMode = .timeout(Self.busyTimeout)
         config.foreignKeysEnabled = true
         config.label = "ckpt.catalog"
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw CatalogError.wrap(error, path: path)
+        // Creating a new database (switching it to WAL, migrating it) takes locks that SQLite's
+        // busy handler does not always wait for; a process that opens the same new catalog at
+        // that moment retries for a while instead of failing.
+        var attempt = 0
+        while true {
+            do {
+                let opened = try DatabasePool(path: path, configuration: config)
+                try Self.migrate(opened, path: path)
+                pool = opened
+                return
+            } catch let error as DatabaseError
+                where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode)
+                && attempt < Self.openRetries
+            {
+                attempt += 1
+                usleep(50_000)
+            } catch {
+                throw CatalogError.wrap(error, path: path)
+            }
         }
-        try Self.migrate(pool, path: path)
     }
 
-    private static func migrate(_ pool: DatabasePool, path: String) throws(CatalogError) {
+    /// Attempts, 50 ms apart, to open a catalog another process is creating (≈ 30 s).
+    static let openRetries = 600
+
+    private static func migrate(_ pool: DatabasePool, path: String) throws {
         let migrator = CatalogMigrations.migrator
         let known = Set(migrator.migrations)
         do {
@@ -83,6 +100,8 @@ public final class Catalog: Sendable {
                 if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
                 throw error
             }
+        } catch let error as DatabaseError {
+            throw error  // busy/locked: the caller retries; others are wrapped there
         } catch {
             throw CatalogError.wrap(error, path: path)
         }
@@ -100,9 +119,30 @@ public final class Catalog: Sendable {
 
     /// The current time as stored: ISO 8601 UTC, second precision.
     static func now() -> String {
-        // A fresh formatter per call: ISO8601DateFormatter is not Sendable. Its default
-        // options give exactly `2026-11-30T12:00:00Z`.
-        ISO8601DateFormatter().string(from: Date())
+        timestamp(secondsSinceEpoch: Int(Date().timeIntervalSince1970.rounded(.down)))
+    }
+
+    /// `2026-11-30T12:00:00Z` for a time in whole seconds since the epoch, formatted by hand:
+    /// a fresh ISO8601DateFormatter per call (it is not Sendable) cost more than the rest of
+    /// a registration. Civil date from days by Howard Hinnant's `civil_from_days`
+    /// (howardhinnant.github.io/date_algorithms.html); years 0 to 9999 print as four digits.
+    static func timestamp(secondsSinceEpoch t: Int) -> String {
+        let days = t >= 0 ? t / 86_400 : -((-t + 86_399) / 86_400)
+        let secs = t - days * 86_400
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let y = String(year)
+        let year4 = year >= 0 && year < 1000 ? String(repeating: "0", count: 4 - y.count) + y : y
+        return "\(year4)-\(two(month))-\(two(day))T\(two(secs / 3600)):"
+            + "\(two(secs / 60 % 60)):\(two(secs % 60))Z"
     }
 
     /// The id of the entry at `path` (made absolute), if any.

@@ -19,7 +19,8 @@ public struct CatalogEntry: Sendable, Hashable {
         func opt(_ s: String?) -> MetadataValue { s.map(MetadataValue.string) ?? .null }
         func opt(_ d: Double?) -> MetadataValue { d.map(MetadataValue.float64) ?? .null }
         func opt(_ i: Int64?) -> MetadataValue { i.map(MetadataValue.int64) ?? .null }
-        var o = Metadata()
+        // Capacities sized to the keys below: no rehashing while the object fills.
+        var o = Metadata(minimumCapacity: 19)
         o["id"] = .int64(id)
         o["path"] = .string(c.path)
         o["format"] = .string(c.format)
@@ -40,7 +41,7 @@ public struct CatalogEntry: Sendable, Hashable {
         o["operation"] = opt(c.operation)
         o["verifications"] = .array(
             verifications.map { v in
-                var r = Metadata()
+                var r = Metadata(minimumCapacity: 10)
                 r["against_id"] = opt(v.againstId)
                 r["kl_mean"] = opt(v.klMean)
                 r["top1_agreement"] = opt(v.top1)

@@ -107,6 +107,10 @@ public enum Converter {
                     case .copy:
                         try sink.write(t.output, bytes: raw)
                     case .cast(let from, let to):
+                        if let region = try sink.region(for: t.output) {
+                            try Transform.cast(raw, from: from, to: to, into: region, scratch: scratch)
+                            break
+                        }
                         let out = scratch.output(t.output.byteCount)
                         try Transform.cast(raw, from: from, to: to, into: out)
                         try sink.write(t.output, bytes: UnsafeRawBufferPointer(out))

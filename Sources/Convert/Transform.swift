@@ -24,6 +24,55 @@ enum Transform {
         }
     }
 
+    /// Elements per piece of a cast written straight to the output: 256 KiB of F32 input,
+    /// so a piece's input and output stay in L2, and below Scalars' own threading threshold
+    /// (GGMLCodec.parallelThreshold, 65536 elements) so each piece runs on its worker.
+    static let pieceElements = 65_520
+
+    /// Casts `src` into the output `region` piece by piece: each worker converts its pieces
+    /// into its own small buffer and writes each at its place. Why: converting into one
+    /// tensor-sized buffer and writing it afterwards sends every byte through memory twice
+    /// and leaves the write (the kernel's copy into the page cache) on one core.
+    static func cast(
+        _ src: UnsafeRawBufferPointer, from: DType, to: DType, into region: OutputFile.Region,
+        scratch: ScratchBuffers
+    ) throws {
+        guard let inSize = from.byteSize, let outSize = to.byteSize else {
+            throw ConvertError("cannot cast \(from.rawValue) to \(to.rawValue)")
+        }
+        let n = src.count / inSize
+        guard region.count == n * outSize else {
+            throw ConvertError("\(n) \(to.rawValue) elements do not fill \(region.count) bytes")
+        }
+        let per = pieceElements
+        let pieces = (n + per - 1) / per
+        let w = src.count < parallelThreshold ? 1 : max(1, min(workers, pieces))
+        let buffers = scratch.output(w * per * outSize)
+        let errors = ErrorSlot()
+        let work = SendableBox((src, buffers))
+        let body: @Sendable (Int) -> Void = { k in
+            let (src, buffers) = work.value
+            let buffer = UnsafeMutableRawBufferPointer(rebasing: buffers[(k * per * outSize)..<((k + 1) * per * outSize)])
+            // Worker k takes pieces k, k + w, …: all workers move through the tensor together.
+            var p = k
+            while p < pieces, errors.error == nil {
+                let lo = p * per, hi = min(n, lo + per)
+                let out = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<((hi - lo) * outSize)])
+                do {
+                    try Scalars.convert(
+                        UnsafeRawBufferPointer(rebasing: src[(lo * inSize)..<(hi * inSize)]), from: from, to: to,
+                        into: out)
+                    try region.write(UnsafeRawBufferPointer(out), at: lo * outSize)
+                } catch {
+                    errors.set(error)
+                }
+                p += w
+            }
+        }
+        if w == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: w, execute: body) }
+        if let e = errors.error { throw e }
+    }
+
     /// The tensor's values as F32 (widened or dequantized), in a scratch buffer.
     static func floats(_ raw: UnsafeRawBufferPointer, type: TensorType, scratch: ScratchBuffers) throws
         -> UnsafeMutableBufferPointer<Float>

@@ -69,11 +69,14 @@ struct CatalogDatabaseTests {
     @Test(
         "a file that is not SQLite is reported, never reset",
         arguments: [
-            Array("garbage, not a database".utf8),
-            Array("SQLite format 3\0".utf8) + [UInt8](repeating: 0xFF, count: 200),
-            [UInt8](repeating: 0, count: 4096),
+            CorruptFile("text", Array("garbage, not a database".utf8)),
+            CorruptFile(
+                "SQLite magic, then 0xFF",
+                Array("SQLite format 3\0".utf8) + [UInt8](repeating: 0xFF, count: 200)),
+            CorruptFile("4 KiB of zeros", [UInt8](repeating: 0, count: 4096)),
         ])
-    func corruptFile(bytes: [UInt8]) throws {
+    func corruptFile(_ file: CorruptFile) throws {
+        let bytes = file.bytes
         let box = Sandbox()
         try box.write("db/catalog.sqlite", bytes)
         let error = #expect(throws: CatalogError.self) { try box.open() }

@@ -66,7 +66,8 @@ struct CatalogRobustnessTests {
     func killedWriter() throws {
         let box = Sandbox()
         var files: [String] = []
-        for i in 0..<300 { files.append(try box.write("k/m\(i).safetensors", "file \(i)")) }
+        // Enough files that even a slow, loaded machine cannot register them all before the kill.
+        for i in 0..<3000 { files.append(try box.write("k/m\(i).safetensors", "file \(i)")) }
         let writer = productsDirectory + "/catalog-writer"
         try #require(
             FileManager.default.isExecutableFile(atPath: writer), "build with --build-tests")

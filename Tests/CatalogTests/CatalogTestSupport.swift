@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import Formats
 import TestSupport
+import Testing
 
 /// An in-memory checkpoint: a tensor list and metadata, no data.
 struct FakeSource: TensorSource {
@@ -96,4 +97,18 @@ func runProduct(_ name: String, _ args: [String]) throws -> Python.Result {
     var env = ProcessInfo.processInfo.environment
     env["CKPT_CATALOG"] = nil
     return try Process.runCapturing(productsDirectory + "/" + name, args, environment: env)
+}
+
+/// A damaged catalog file for a parameterized test, named by a short label so that the test
+/// log shows "4 KiB of zeros", not the 4,096 bytes themselves.
+struct CorruptFile: Sendable, CustomTestStringConvertible {
+    let label: String
+    let bytes: [UInt8]
+
+    init(_ label: String, _ bytes: [UInt8]) {
+        self.label = label
+        self.bytes = bytes
+    }
+
+    var testDescription: String { "\(label) (\(bytes.count) bytes)" }
 }

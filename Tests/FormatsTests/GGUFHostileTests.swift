@@ -18,10 +18,11 @@ struct GGUFHostileTests {
     }
 
     @Test(
-        "Versions 0, 1, 4, 99 and a byte-swapped (big-endian) 3 are refused",
+        "Versions 0, 1, 4, 99 are refused, also byte-swapped (big-endian)",
         arguments: [
             (UInt32(0), "version 0"), (1, "v1"), (4, "version 4"), (99, "version 99"),
-            (0x0300_0000, "big-endian"),
+            (0x0100_0000, "v1 (big-endian)"), (0x0400_0000, "version 4 (big-endian)"),
+            (0x0001_0000, "version 256 (big-endian)"),
         ])
     func versions(version: UInt32, message: String) {
         let b = GGUFBytes.header(version: version, tensors: 0, kvs: 0)
@@ -280,7 +281,7 @@ struct GGUFHostileTests {
 
     @Test("Flipped and truncated bytes either open or throw FormatError, never crash")
     func mutations() throws {
-        for name in ["all_types", "example", "aligned64"] {
+        for name in ["all_types", "example", "aligned64", "big_endian"] {
             let original = try Array(
                 Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("gguf/\(name).gguf"))))
             let clean = try GGUFFile(buffer: ByteBuffer(copying: original))

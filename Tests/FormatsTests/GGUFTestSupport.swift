@@ -6,22 +6,29 @@ import TestSupport
 /// Builds GGUF files byte by byte, for hostile-input tests.
 struct GGUFBytes {
     var bytes: [UInt8] = []
+    /// Writes every multi-byte field big-endian (a big-endian GGUF, formats-gguf.md §1.6).
+    var bigEndian = false
 
     var count: Int { bytes.count }
 
     mutating func raw(_ b: [UInt8]) { bytes += b }
     mutating func u8(_ v: UInt8) { bytes.append(v) }
-    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-    mutating func i64(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+    mutating func u32(_ v: UInt32) { int(v) }
+    mutating func u64(_ v: UInt64) { int(v) }
+    mutating func i64(_ v: Int64) { int(v) }
+    mutating func int(_ v: some FixedWidthInteger) {
+        withUnsafeBytes(of: bigEndian ? v.bigEndian : v.littleEndian) { bytes += $0 }
+    }
     mutating func string(_ s: String) {
         u64(UInt64(s.utf8.count))
         bytes += Array(s.utf8)
     }
 
     /// Magic, version and the two counts.
-    static func header(version: UInt32 = 3, tensors: UInt64, kvs: UInt64) -> GGUFBytes {
-        var b = GGUFBytes()
+    static func header(
+        version: UInt32 = 3, tensors: UInt64, kvs: UInt64, bigEndian: Bool = false
+    ) -> GGUFBytes {
+        var b = GGUFBytes(bigEndian: bigEndian)
         b.raw(Array("GGUF".utf8))
         b.u32(version)
         b.u64(tensors)
@@ -132,6 +139,8 @@ enum GGUFListing {
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         #expect(listing["version"]?.intValue == Int64(file.version), sourceLocation: sourceLocation)
+        #expect(
+            listing["big_endian"]?.boolValue == file.isBigEndian, sourceLocation: sourceLocation)
         #expect(
             listing["alignment"]?.intValue == Int64(file.alignment), sourceLocation: sourceLocation)
         let kvs = try #require(listing["kvs"]?.arrayValue)

@@ -25,4 +25,21 @@ extension FileRecord: FetchableRecord, MutablePersistableRecord {
         .convertToSnakeCase
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// The columns, in table order; `init(row:)` reads them by position.
+    static let columns = ["id", "checkpoint_id", "path", "size_bytes", "mtime_ns", "sha256"]
+
+    /// Requests select exactly `columns`, in that order.
+    public static var databaseSelection: [any SQLSelectable] { columns.map { Column($0) } }
+
+    /// Decodes by position rather than through Codable (see `CheckpointRecord.init(row:)`).
+    public init(row: Row) throws {
+        try RowShape.check(row, columns: Self.columns, table: Self.databaseTableName)
+        id = try row.decode(atIndex: 0)
+        checkpointId = try row.decode(atIndex: 1)
+        path = try row.decode(atIndex: 2)
+        sizeBytes = try row.decode(atIndex: 3)
+        mtimeNs = try row.decode(atIndex: 4)
+        sha256 = try row.decode(atIndex: 5)
+    }
 }

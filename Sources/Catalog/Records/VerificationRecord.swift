@@ -53,4 +53,30 @@ extension VerificationRecord: FetchableRecord, MutablePersistableRecord {
         .convertToSnakeCase
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// The columns, in table order; `init(row:)` reads them by position.
+    static let columns = [
+        "id", "checkpoint_id", "against_id", "tokens", "kl_mean", "kl_max", "top1", "ppl_ref",
+        "ppl_cand", "max_abs_error", "passed", "created_at",
+    ]
+
+    /// Requests select exactly `columns`, in that order.
+    public static var databaseSelection: [any SQLSelectable] { columns.map { Column($0) } }
+
+    /// Decodes by position rather than through Codable (see `CheckpointRecord.init(row:)`).
+    public init(row: Row) throws {
+        try RowShape.check(row, columns: Self.columns, table: Self.databaseTableName)
+        id = try row.decode(atIndex: 0)
+        checkpointId = try row.decode(atIndex: 1)
+        againstId = try row.decode(atIndex: 2)
+        tokens = try row.decode(atIndex: 3)
+        klMean = try row.decode(atIndex: 4)
+        klMax = try row.decode(atIndex: 5)
+        top1 = try row.decode(atIndex: 6)
+        pplRef = try row.decode(atIndex: 7)
+        pplCand = try row.decode(atIndex: 8)
+        maxAbsError = try row.decode(atIndex: 9)
+        passed = try row.decode(atIndex: 10)
+        createdAt = try row.decode(atIndex: 11)
+    }
 }

@@ -19,12 +19,27 @@ public final class ByteBuffer: @unchecked Sendable {
     nonisolated(unsafe) private static let emptyStorage = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64)
 
     /// Maps `path` read-only. An empty file gives an empty buffer.
-    public init(mapping path: String) throws(FormatError) {
+    public convenience init(mapping path: String) throws(FormatError) {
+        let fd = try Self.openForReading(path)
+        defer { close(fd) }
+        try self.init(mapping: fd, name: path)
+    }
+
+    /// Opens `path` read-only (close-on-exec), for `init(mapping:name:)`.
+    /// - Throws: `.io` naming the file when the OS refuses.
+    public static func openForReading(_ path: String) throws(FormatError) -> Int32 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw FormatError(.io("cannot open: \(String(cString: strerror(errno)))"), file: path)
         }
-        defer { close(fd) }
+        return fd
+    }
+
+    /// Maps the regular file open on `fd` read-only (the caller keeps and closes `fd`), so
+    /// a reader can also `pread` a small header from it instead of faulting the mapping's
+    /// first pages in: a first touch costs a page fault plus page-table pages that `munmap`
+    /// must free again, more than a small read when opening is all a caller does.
+    public init(mapping fd: Int32, name path: String) throws(FormatError) {
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             throw FormatError(.io("cannot stat: \(String(cString: strerror(errno)))"), file: path)
@@ -112,7 +127,9 @@ public struct ByteSlice: Sendable {
 
     public var name: String { buffer.name }
 
-    /// The bytes, valid as long as this slice (or its buffer) lives.
+    /// The bytes, valid only as long as this slice (or its buffer) lives: a slice that is a
+    /// fresh copy (strided, byte-swapped or inflated tensors) may be freed right after the
+    /// expression that made it, so prefer `withBytes` unless the slice is held in a variable.
     public var raw: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: buffer.base + offset, count: count)
     }

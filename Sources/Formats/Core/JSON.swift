@@ -220,6 +220,13 @@ extension MetadataValue {
     }
 
     static func escape(_ s: String, into out: inout String) {
+        // Most strings need no escaping: append them whole rather than scalar by scalar.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out.append("\"")
+            out.append(s)
+            out.append("\"")
+            return
+        }
         out.append("\"")
         for u in s.unicodeScalars {
             switch u {

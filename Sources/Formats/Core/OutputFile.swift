@@ -62,6 +62,11 @@ public final class OutputFile {
     /// sorts by dtype, callers stream in plan order). Does not move `position`.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(FormatError) {
         try flush()
+        try positionedWrite(bytes, at: offset)
+    }
+
+    /// `pwrite(2)` of all of `bytes` at `offset`, retried on EINTR and short writes.
+    private func positionedWrite(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(FormatError) {
         guard var p = bytes.baseAddress else { return }
         var left = bytes.count
         var at = offset
@@ -75,6 +80,49 @@ public final class OutputFile {
             p += n
             at += n
         }
+    }
+
+    /// A range of an `OutputFile` that several threads fill with positioned writes, in any
+    /// order: how a conversion writes a large tensor piece by piece straight from small,
+    /// cache-resident buffers instead of one tensor-sized buffer and one long write.
+    ///
+    /// Sendable: `pwrite(2)` to disjoint ranges of one descriptor is safe from any thread.
+    public struct Region: @unchecked Sendable {
+        let file: OutputFile
+        /// Absolute file offset of the region's first byte.
+        public let offset: Int
+        /// Length of the region in bytes.
+        public let count: Int
+
+        /// Writes `bytes` at `relative` bytes into the region.
+        /// - Throws: `FormatError` when the bytes would leave the region, or `.io`.
+        public func write(_ bytes: UnsafeRawBufferPointer, at relative: Int) throws(FormatError) {
+            guard relative >= 0, bytes.count <= count - min(relative, count) else {
+                throw FormatError(
+                    .invalid("\(bytes.count) bytes at \(relative) overflow a region of \(count)"),
+                    file: file.path, offset: offset, field: "region")
+            }
+            try file.positionedWrite(bytes, at: offset + relative)
+        }
+    }
+
+    /// The range `offset ..< offset + count` of the file, to be filled through `Region.write`
+    /// (buffered bytes are flushed first). Does not move `position`.
+    public func region(at offset: Int, count: Int) throws(FormatError) -> Region {
+        try flush()
+        return Region(file: self, offset: offset, count: count)
+    }
+
+    /// The next `count` bytes at `position`, to be filled through `Region.write`; `position`
+    /// moves past them as if they had been written.
+    public func reserve(_ count: Int) throws(FormatError) -> Region {
+        try flush()
+        guard lseek(fd, off_t(count), SEEK_CUR) >= 0 else {
+            throw FormatError(.io("seek failed: \(String(cString: strerror(errno)))"), file: path)
+        }
+        let region = Region(file: self, offset: position, count: count)
+        position += count
+        return region
     }
 
     private func flush() throws(FormatError) {

@@ -36,5 +36,16 @@ public protocol TensorSink {
     /// `bytes` is the tensor's dense row-major little-endian encoding; it must have
     /// exactly `tensor.byteCount` bytes.
     mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError)
+    /// Where `tensor`'s bytes go in the output, for a caller that writes them in pieces (from
+    /// several threads, in any order) instead of through `write`; nil when this sink cannot
+    /// take them so (the caller then uses `write`). Checked as `write` checks; a returned
+    /// region counts as the tensor written, and the caller must fill all of it before the
+    /// next call to the sink.
+    mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region?
     mutating func commit() throws(FormatError)
+}
+
+extension TensorSink {
+    /// No region: the tensor goes through `write`.
+    public mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region? { nil }
 }

@@ -1,8 +1,14 @@
 /// Reads and checks everything before a GGUF file's data section: header, key/values and
 /// tensor infos, in the order of ggml's `gguf_init_from_reader` (formats-gguf.md §1.7).
+///
+/// Big-endian files (§1.6) go through the same code: the preamble decides the byte order
+/// once, and every multi-byte field after it is read in that order, so each check, message
+/// and offset is the same in both.
 struct GGUFHeaderParser {
     struct Header {
         var version: UInt32
+        /// Every multi-byte field (and dense tensor element) is stored big-endian.
+        var isBigEndian: Bool
         var metadata: Metadata
         var alignment: Int
         var dataOffset: Int
@@ -25,6 +31,8 @@ struct GGUFHeaderParser {
 
     private var reader: ByteReader
     private var totalArrayElements = 0
+    /// Set by the preamble: the file's byte order for every field after the magic.
+    private var bigEndian = false
 
     init(_ buffer: ByteBuffer) {
         reader = ByteReader(buffer.all)
@@ -102,13 +110,14 @@ struct GGUFHeaderParser {
         }
         let tensors = try placeTensors(infos, dataOffset: dataOffset, alignment: alignment)
         return Header(
-            version: version, metadata: metadata, alignment: alignment, dataOffset: dataOffset,
-            tensors: tensors)
+            version: version, isBigEndian: bigEndian, metadata: metadata, alignment: alignment,
+            dataOffset: dataOffset, tensors: tensors)
     }
 
     // MARK: Header
 
-    /// Magic and version, with ggml's distinctions between the unsupported cases.
+    /// Magic and version, with ggml's distinctions between the unsupported cases; sets the
+    /// byte order as gguf-py's reader does.
     private mutating func readPreamble() throws(FormatError) -> UInt32 {
         let magic = try reader.bytes(4, "header.magic")
         guard magic.bytes == GGUFLimits.magic else {
@@ -117,36 +126,44 @@ struct GGUFHeaderParser {
                 .invalid("bad magic \(shown), expected 47 47 55 46 (\"GGUF\")"),
                 field: "header.magic", at: 0)
         }
-        let version = try reader.read(UInt32.self, "header.version")
-        let at = 4
+        let at = reader.offset
+        var version = try reader.read(UInt32.self, "header.version")
         if version == 0 {
             throw reader.error(.invalid("version 0"), field: "header.version", at: at)
         }
+        // ggml and gguf-py: a version whose low 16 bits read zero is a byte-swapped one, and
+        // then the whole file is big-endian (§1.6). gguf-py reads it; ggml refuses it.
         if version & 0xFFFF == 0 {
-            throw reader.error(
-                .unsupported(
-                    "big-endian GGUF (version reads as \(version), byte-swapped "
-                        + "\(version.byteSwapped)); convert it with gguf-convert-endian"),
-                field: "header.version", at: at)
+            bigEndian = true
+            version = version.byteSwapped
         }
+        let order = bigEndian ? " (big-endian)" : ""
         if version == 1 {
             throw reader.error(
                 .unsupported(
-                    "GGUF v1 (u32 counts) is no longer supported; ggml reads only 2 and 3"),
+                    "GGUF v1\(order) (u32 counts) is no longer supported; ggml reads only 2 and 3"),
                 field: "header.version", at: at)
         }
         guard version <= GGUFLimits.currentVersion else {
             throw reader.error(
-                .unsupported("version \(version); ckpt reads versions 2 and 3"),
+                .unsupported("version \(version)\(order); ckpt reads versions 2 and 3"),
                 field: "header.version", at: at)
         }
         return version
     }
 
+    /// An integer field in the file's byte order (bounds-checked by the reader).
+    private mutating func read<T: FixedWidthInteger>(
+        _: T.Type, _ field: @autoclosure () -> String
+    ) throws(FormatError) -> T {
+        if bigEndian { return try reader.readBigEndian(T.self, field()) }
+        return try reader.read(T.self, field())
+    }
+
     /// A u64 count that ggml reads as int64: negative values are rejected.
     private mutating func readCount(_ field: String) throws(FormatError) -> Int {
         let at = reader.offset
-        let raw = try reader.read(UInt64.self, field)
+        let raw = try read(UInt64.self, field)
         guard let n = Int(exactly: raw) else {
             throw reader.error(
                 .invalid("\(Int64(bitPattern: raw)) is negative"), field: field, at: at)
@@ -184,7 +201,7 @@ struct GGUFHeaderParser {
         throws(FormatError) -> String
     {
         let at = reader.offset
-        let raw = try reader.read(UInt64.self, "\(field()).length")
+        let raw = try read(UInt64.self, "\(field()).length")
         guard raw <= UInt64(maxLength) else {
             throw reader.error(
                 .limitExceeded("string length \(raw) exceeds \(maxLength)"),
@@ -197,7 +214,7 @@ struct GGUFHeaderParser {
         -> MetadataValueType
     {
         let at = reader.offset
-        let raw = try reader.read(UInt32.self, field())
+        let raw = try read(UInt32.self, field())
         guard let type = MetadataValueType(rawValue: raw) else {
             throw reader.error(
                 .invalid("invalid value type \(Int32(bitPattern: raw))"),
@@ -211,19 +228,19 @@ struct GGUFHeaderParser {
         _ type: MetadataValueType, depth: Int, path: () -> String
     ) throws(FormatError) -> MetadataValue {
         switch type {
-        case .uint8: return .uint8(try reader.read(UInt8.self, path()))
-        case .int8: return .int8(try reader.read(Int8.self, path()))
-        case .uint16: return .uint16(try reader.read(UInt16.self, path()))
-        case .int16: return .int16(try reader.read(Int16.self, path()))
-        case .uint32: return .uint32(try reader.read(UInt32.self, path()))
-        case .int32: return .int32(try reader.read(Int32.self, path()))
-        case .uint64: return .uint64(try reader.read(UInt64.self, path()))
-        case .int64: return .int64(try reader.read(Int64.self, path()))
-        case .float32: return .float32(try reader.readFloat(path()))
-        case .float64: return .float64(try reader.readDouble(path()))
+        case .uint8: return .uint8(try read(UInt8.self, path()))
+        case .int8: return .int8(try read(Int8.self, path()))
+        case .uint16: return .uint16(try read(UInt16.self, path()))
+        case .int16: return .int16(try read(Int16.self, path()))
+        case .uint32: return .uint32(try read(UInt32.self, path()))
+        case .int32: return .int32(try read(Int32.self, path()))
+        case .uint64: return .uint64(try read(UInt64.self, path()))
+        case .int64: return .int64(try read(Int64.self, path()))
+        case .float32: return .float32(Float(bitPattern: try read(UInt32.self, path())))
+        case .float64: return .float64(Double(bitPattern: try read(UInt64.self, path())))
         case .bool:
             let at = reader.offset
-            let b = try reader.read(UInt8.self, path())
+            let b = try read(UInt8.self, path())
             // The spec calls anything but 0 and 1 invalid (ggml would read it as true).
             guard b <= 1 else {
                 throw reader.error(
@@ -248,7 +265,7 @@ struct GGUFHeaderParser {
         }
         let elementType = try readType("\(path()).type")
         let countAt = reader.offset
-        let raw = try reader.read(UInt64.self, "\(path()).count")
+        let raw = try read(UInt64.self, "\(path()).count")
         guard raw <= UInt64(GGUFLimits.maxArrayElements) else {
             throw reader.error(
                 .limitExceeded("\(raw) elements exceed \(GGUFLimits.maxArrayElements)"),
@@ -283,7 +300,7 @@ struct GGUFHeaderParser {
         let nameAt = reader.offset
         let name = try readString(maxLength: GGUFLimits.maxTensorNameLength, "\(field).name")
         let nDimsAt = reader.offset
-        let nDims = try reader.read(UInt32.self, "\(field).n_dims")
+        let nDims = try read(UInt32.self, "\(field).n_dims")
         guard nDims <= UInt32(GGUFLimits.maxDimensions) else {
             throw reader.error(
                 .limitExceeded("n_dims \(nDims) exceeds \(GGUFLimits.maxDimensions)"),
@@ -293,7 +310,7 @@ struct GGUFHeaderParser {
         var elements = 1
         for j in 0..<Int(nDims) {
             let at = reader.offset
-            let raw = try reader.read(Int64.self, "\(field).ne[\(j)]")
+            let raw = try read(Int64.self, "\(field).ne[\(j)]")
             guard raw >= 0 else {
                 throw reader.error(
                     .invalid("ne[\(j)] = \(raw) is negative"),
@@ -309,7 +326,7 @@ struct GGUFHeaderParser {
             ne.append(Int(raw))
         }
         let typeAt = reader.offset
-        let rawType = try reader.read(UInt32.self, "\(field).type")
+        let rawType = try read(UInt32.self, "\(field).type")
         // Removed ids (4, 5, 31–33, 36–38) have block size 0 in ggml and are not cases here.
         guard let type = GGMLType(rawValue: rawType), type.blockSize > 0 else {
             throw reader.error(
@@ -330,7 +347,7 @@ struct GGUFHeaderParser {
                 field: "\(field).type", at: typeAt)
         }
         let offsetAt = reader.offset
-        let rawOffset = try reader.read(UInt64.self, "\(field).offset")
+        let rawOffset = try read(UInt64.self, "\(field).offset")
         guard let offset = Int(exactly: rawOffset) else {
             throw reader.error(
                 .invalid("offset \(rawOffset) exceeds int64"),
@@ -386,7 +403,7 @@ struct GGUFHeaderParser {
             tensors.append(
                 TensorInfo(
                     name: info.name, type: type, shape: shape, byteCount: info.byteCount,
-                    location: .init(offset: start)))
+                    location: .init(offset: start, bigEndian: bigEndian && type.dense != nil)))
         }
         return tensors
     }

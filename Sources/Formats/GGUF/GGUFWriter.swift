@@ -15,7 +15,7 @@
 /// ```swift
 /// var writer = GGUFWriter(path: "out.gguf")
 /// try writer.begin(metadata: source.metadata, plan: source.tensors)
-/// for t in source.tensors { try writer.write(t, bytes: try source.bytes(of: t).raw) }
+/// for t in source.tensors { try source.bytes(of: t).withBytes { try writer.write(t, bytes: $0) } }
 /// try writer.commit()
 /// ```
 public struct GGUFWriter: TensorSink {
@@ -85,6 +85,26 @@ public struct GGUFWriter: TensorSink {
         throws(FormatError)
     {
         guard let file else { throw fail(.invalid("write before begin"), "plan") }
+        try checkNext(tensor, byteCount: bytes.count)
+        try file.write(bytes)
+        try writePadding(file)
+        next += 1
+    }
+
+    /// The next planned tensor's range of the file (its padding written after it), for a
+    /// caller that fills it in pieces.
+    /// - Throws: as `write`.
+    public mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region? {
+        guard let file else { throw fail(.invalid("write before begin"), "plan") }
+        try checkNext(tensor, byteCount: tensor.byteCount)
+        let region = try file.reserve(tensor.byteCount)
+        try writePadding(file)
+        next += 1
+        return region
+    }
+
+    /// Checks that `tensor` is the next one planned and has its planned size.
+    private func checkNext(_ tensor: TensorInfo, byteCount: Int) throws(FormatError) {
         guard next < plan.count else {
             throw fail(.invalid("tensor '\(tensor.name)' is not in the plan"), "plan")
         }
@@ -94,16 +114,13 @@ public struct GGUFWriter: TensorSink {
                 .invalid("got tensor '\(tensor.name)', expected '\(planned.name)' (plan order)"),
                 "plan[\(next)]")
         }
-        guard bytes.count == planned.byteCount else {
+        guard byteCount == planned.byteCount else {
             throw fail(
                 .invalid(
-                    "tensor '\(tensor.name)' has \(bytes.count) bytes, planned \(planned.byteCount)"
+                    "tensor '\(tensor.name)' has \(byteCount) bytes, planned \(planned.byteCount)"
                 ),
                 "plan[\(next)].byteCount")
         }
-        try file.write(bytes)
-        try writePadding(file)
-        next += 1
     }
 
     /// Renames the finished file into place.

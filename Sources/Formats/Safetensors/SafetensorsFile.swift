@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A safetensors file, its whole header validated on open as the reference Rust reader does,
 /// its tensors handed out as slices of the mapped file.
 ///
@@ -36,13 +42,52 @@ public struct SafetensorsFile: TensorSource {
     /// Maps and validates the file at `path`.
     /// - Throws: `FormatError` naming the file, byte offset and field of the first problem.
     public init(path: String) throws(FormatError) {
-        try self.init(buffer: ByteBuffer(mapping: path))
+        let fd = try ByteBuffer.openForReading(path)
+        defer { close(fd) }
+        let buffer = try ByteBuffer(mapping: fd, name: path)
+        try self.init(buffer: buffer, scan: true, prefix: Self.readPrefix(fd, fileSize: buffer.count))
+    }
+
+    /// Largest header copied with `pread` on open (larger ones are read from the mapping).
+    static let maxCopiedHeader = 1 << 20
+
+    /// The length prefix and header, read with `pread` (nil when unusual: too large, short
+    /// read; the mapping is then read as usual, which reports any problem).
+    static func readPrefix(_ fd: Int32, fileSize: Int) -> [UInt8]? {
+        var length: UInt64 = 0
+        guard fileSize >= 8, pread(fd, &length, 8, 0) == 8 else { return nil }
+        let n = Int(clamping: UInt64(littleEndian: length))
+        guard n <= maxCopiedHeader, n <= fileSize - 8 else { return nil }
+        let prefix = [UInt8](unsafeUninitializedCapacity: 8 + n) { b, count in
+            count = b.baseAddress.map { pread(fd, $0, 8 + n, 0) == 8 + n ? 8 + n : 0 } ?? 0
+        }
+        return prefix.count == 8 + n ? prefix : nil
     }
 
     /// Validates a safetensors file held in `buffer` (mapped or in memory).
     /// - Throws: `FormatError` naming `buffer.name`, the byte offset and the field.
     public init(buffer: ByteBuffer) throws(FormatError) {
+        try self.init(buffer: buffer, scan: true)
+    }
+
+    /// `scan: false` skips `SafetensorsHeaderScanner` (tests compare the two paths);
+    /// `prefix`, when given, is a copy of the file's first 8 + header-size bytes, scanned
+    /// instead of the mapping.
+    init(buffer: ByteBuffer, scan: Bool, prefix: [UInt8]? = nil) throws(FormatError) {
         self.buffer = buffer
+        if scan, let prefix, prefix.count >= 8 {
+            let n = prefix.count - 8
+            let scanned = prefix.withUnsafeBytes { p in
+                SafetensorsHeaderScanner.scan(UnsafeRawBufferPointer(rebasing: p[8...]), base: 8)
+            }
+            if let scanned {
+                headerSize = n
+                metadata = scanned.metadata
+                tensors = try Self.validate(
+                    scanned.entries, dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: buffer.name)
+                return
+            }
+        }
         let file = buffer.name
         var reader = ByteReader(buffer.all)
         let declared = try reader.read(UInt64.self, "header_size")
@@ -61,6 +106,14 @@ public struct SafetensorsFile: TensorSource {
         }
         headerSize = n
         let header = try reader.bytes(n, "header")
+        // The common shape of header in one pass; anything unusual takes the strict path
+        // below, whose errors name the exact offset.
+        if scan, let scanned = SafetensorsHeaderScanner.scan(header.raw, base: 8) {
+            metadata = scanned.metadata
+            tensors = try Self.validate(
+                scanned.entries, dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: file)
+            return
+        }
         let parsed = try JSON.parse(header, field: "header")
         let locator = JSONLocator(header.raw)
         let at = { (relative: Int) in 8 + relative }
@@ -137,7 +190,6 @@ public struct SafetensorsFile: TensorSource {
         var out: [TensorInfo] = []
         out.reserveCapacity(sorted.count)
         for e in sorted {
-            let field = "\(e.name).data_offsets"
             guard e.begin == end, e.end >= e.begin else {
                 let what =
                     e.end < e.begin
@@ -147,7 +199,7 @@ public struct SafetensorsFile: TensorSource {
                         : "overlaps the previous tensor"
                 throw FormatError(
                     .invalid("data_offsets [\(e.begin), \(e.end)] must start at \(end): \(what)"),
-                    file: file, offset: e.offsetsAt, field: field)
+                    file: file, offset: e.offsetsAt, field: "\(e.name).data_offsets")
             }
             guard let count = e.shape.checkedElementCount else {
                 throw FormatError(
@@ -170,7 +222,7 @@ public struct SafetensorsFile: TensorSource {
                     .invalid(
                         "data_offsets span \(e.end - e.begin) bytes, but \(e.dtype.rawValue) \(e.shape) needs \(bits / 8)"
                     ),
-                    file: file, offset: e.offsetsAt, field: field)
+                    file: file, offset: e.offsetsAt, field: "\(e.name).data_offsets")
             }
             end = e.end
             // dataOffset + begin cannot overflow: begin <= end, and the final check below

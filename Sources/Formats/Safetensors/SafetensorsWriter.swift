@@ -10,7 +10,7 @@
 /// ```swift
 /// var sink = SafetensorsWriter(path: "out.safetensors")
 /// try sink.begin(metadata: ["format": .string("pt")], plan: source.tensors)
-/// for t in source.tensors { try sink.write(t, bytes: try source.bytes(of: t).raw) }
+/// for t in source.tensors { try source.bytes(of: t).withBytes { try sink.write(t, bytes: $0) } }
 /// try sink.commit()
 /// ```
 public struct SafetensorsWriter: TensorSink {
@@ -46,7 +46,25 @@ public struct SafetensorsWriter: TensorSink {
     public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)
         throws(FormatError)
     {
-        guard let output, let layout else { preconditionFailure("write before begin") }
+        guard let output else { preconditionFailure("write before begin") }
+        let planned = try claim(tensor, byteCount: bytes.count)
+        try output.write(bytes, at: planned.location.offset)
+    }
+
+    /// The planned tensor's range of the file, for a caller that fills it in pieces.
+    /// - Throws: as `write`.
+    public mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region? {
+        guard let output else { preconditionFailure("write before begin") }
+        let planned = try claim(tensor, byteCount: tensor.byteCount)
+        return try output.region(at: planned.location.offset, count: planned.byteCount)
+    }
+
+    /// Checks `tensor` against the plan (known, not yet written, same type, shape and byte
+    /// count), marks it written and returns its planned entry.
+    private mutating func claim(_ tensor: TensorInfo, byteCount: Int) throws(FormatError)
+        -> TensorInfo
+    {
+        guard let layout else { preconditionFailure("write before begin") }
         guard let slot = slots[tensor.name] else {
             throw FormatError(.invalid("tensor is not in the plan"), file: path, field: tensor.name)
         }
@@ -61,13 +79,13 @@ public struct SafetensorsWriter: TensorSink {
                 ),
                 file: path, field: tensor.name)
         }
-        guard bytes.count == planned.byteCount else {
+        guard byteCount == planned.byteCount else {
             throw FormatError(
-                .invalid("got \(bytes.count) bytes, the plan has \(planned.byteCount)"), file: path,
+                .invalid("got \(byteCount) bytes, the plan has \(planned.byteCount)"), file: path,
                 offset: planned.location.offset, field: tensor.name)
         }
-        try output.write(bytes, at: planned.location.offset)
         written[slot] = true
+        return planned
     }
 
     /// Checks that every planned tensor was written, then renames the file into place.

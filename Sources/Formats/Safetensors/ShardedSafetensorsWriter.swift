@@ -112,6 +112,16 @@ public struct ShardedSafetensorsWriter: TensorSink {
         try writers[s].write(tensor, bytes: bytes)
     }
 
+    /// The tensor's range in its shard, for a caller that fills it in pieces.
+    /// - Throws: as `write`.
+    public mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region? {
+        guard let s = shardOf[tensor.name] else {
+            throw FormatError(
+                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
+        }
+        return try writers[s].region(for: tensor)
+    }
+
     /// Commits every shard, then writes the index (atomically, like the shards).
     public mutating func commit() throws(FormatError) {
         for i in writers.indices { try writers[i].commit() }

@@ -17,31 +17,27 @@ public enum Affine {
         guard weights.count == rows * k * elementSize else {
             throw QuantizeError(.shape("weights hold \(weights.count) bytes; shape \(shape) of \(dtype.rawValue) needs \(rows * k * elementSize)"))
         }
-        if !allowNonFinite {
-            for i in 0..<(rows * k) where !Scalars.loadAsFloat(weights, dtype, i).isFinite {
-                throw QuantizeError(.nonFinite(index: i))
-            }
-        }
         let groups = rows * groupsPerRow
         let wordsPerGroup = groupSize * bits / 32
-        var packed = [UInt32](repeating: 0, count: groups * wordsPerGroup)
         var scales = [UInt8](repeating: 0, count: groups * elementSize)
         var biases = [UInt8](repeating: 0, count: groups * elementSize)
-        packed.withUnsafeMutableBufferPointer { p in
+        var bad: Int?
+        // Every word is written below (each group fills its own wordsPerGroup words), so the
+        // codes need no zero fill; on a NaN/Inf error the array is dropped unread.
+        let packed = [UInt32](unsafeUninitializedCapacity: groups * wordsPerGroup) { p, count in
             scales.withUnsafeMutableBytes { s in
                 biases.withUnsafeMutableBytes { b in
                     let buffers = UncheckedSendable((weights, p, s, b))
-                    GGMLCodec.forChunks(blocks: groups, weightsPerBlock: groupSize) { lo, hi in
+                    bad = GGMLCodec.firstInChunks(blocks: groups, weightsPerBlock: groupSize) { lo, hi in
                         let (w, p, s, b) = buffers.value
-                        for g in lo..<hi {
-                            quantizeGroup(w, dtype: dtype, first: g * groupSize, count: groupSize, bits: bits,
-                                          into: UnsafeMutableBufferPointer(rebasing: p[(g * wordsPerGroup)..<((g + 1) * wordsPerGroup)]),
-                                          scales: s, biases: b, group: g)
-                        }
+                        return quantizeGroups(w, dtype: dtype, groups: lo..<hi, groupSize: groupSize, bits: bits,
+                                              allowNonFinite: allowNonFinite, into: p, scales: s, biases: b)
                     }
                 }
             }
+            count = groups * wordsPerGroup
         }
+        if let bad { throw QuantizeError(.nonFinite(index: bad)) }
         var packedShape = shape
         packedShape[packedShape.count - 1] = k * bits / 32
         var scalesShape = shape
@@ -50,20 +46,45 @@ public enum Affine {
                                scalesShape: scalesShape, dtype: dtype, bits: bits, groupSize: groupSize)
     }
 
-    /// One group: min/max, scale and bias, codes into `words`, scale/bias stored in `dtype`.
-    @inline(__always)
-    static func quantizeGroup(_ w: UnsafeRawBufferPointer, dtype: DType, first: Int, count: Int, bits: Int,
-                              into words: UnsafeMutableBufferPointer<UInt32>,
-                              scales: UnsafeMutableRawBufferPointer, biases: UnsafeMutableRawBufferPointer, group: Int) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { x in
-            switch dtype {  // widen the group once (exact), so the loops below see plain floats
-            case .f16: for j in 0..<count { x[j] = Half.toFloat(Scalars.load16(w, first + j)) }
-            case .bf16: for j in 0..<count { x[j] = Half.bf16ToFloat(Scalars.load16(w, first + j)) }
-            default: for j in 0..<count { x[j] = Scalars.loadF32(w, first + j) }
+    /// Groups `groups` (of `groupSize` consecutive weights): each widened once into float32
+    /// scratch (exact), checked for NaN/Inf while in L1, then quantized (the vector path for
+    /// finite groups, the scalar port otherwise). Returns the index of the first non-finite
+    /// weight when `!allowNonFinite`, or nil.
+    static func quantizeGroups(_ w: UnsafeRawBufferPointer, dtype: DType, groups: Range<Int>, groupSize: Int,
+                               bits: Int, allowNonFinite: Bool, into packed: UnsafeMutableBufferPointer<UInt32>,
+                               scales: UnsafeMutableRawBufferPointer, biases: UnsafeMutableRawBufferPointer) -> Int? {
+        let wordsPerGroup = groupSize * bits / 32
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: groupSize) { buffer -> Int? in
+            // In bounds: the caller checked w holds groups·groupSize elements of dtype and
+            // packed groups·wordsPerGroup words; x holds groupSize floats.
+            let x = buffer.baseAddress!, src = w.baseAddress!
+            for g in groups {
+                let first = g * groupSize
+                switch dtype {
+                case .bf16:
+                    for j in stride(from: 0, to: groupSize, by: 8) {  // bf16 is the top half of a float
+                        let h = (src + 2 * (first + j)).loadUnaligned(as: SIMD8<UInt16>.self)
+                        UnsafeMutableRawPointer(x + j).storeBytes(
+                            of: SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, as: SIMD8<UInt32>.self)
+                    }
+                case .f16:
+                    for j in 0..<groupSize { x[j] = Half.toFloat(Scalars.load16(w, first + j)) }
+                default:
+                    UnsafeMutableRawPointer(x).copyMemory(from: src + 4 * first, byteCount: 4 * groupSize)
+                }
+                let words = UnsafeMutableBufferPointer(rebasing: packed[(g * wordsPerGroup)..<((g + 1) * wordsPerGroup)])
+                let scale: Float, bias: Float
+                if allFinite(x, groupSize) {
+                    (scale, bias) = quantizeFinite(x, count: groupSize, bits: bits, into: words)
+                } else if allowNonFinite {
+                    (scale, bias) = quantizeFloats(UnsafeBufferPointer(buffer), bits: bits, into: words)
+                } else {
+                    return first + (firstNonFinite(x, groupSize) ?? 0)
+                }
+                storeScalar(scale, dtype, scales, g)
+                storeScalar(bias, dtype, biases, g)
             }
-            let (scale, bias) = quantizeFloats(UnsafeBufferPointer(x), bits: bits, into: words)
-            storeScalar(scale, dtype, scales, group)
-            storeScalar(bias, dtype, biases, group)
+            return nil
         }
     }
 

@@ -22,6 +22,16 @@ public protocol BlockEncoder: BlockCodec {
     static func encode(_ block: UnsafeBufferPointer<Float>, into out: UnsafeMutableRawBufferPointer)
 }
 
+/// A block encoder with a vector path for blocks known to hold only finite weights, so the
+/// whole-tensor loop checks each block once and calls it directly.
+protocol FiniteBlockEncoder: BlockEncoder {
+    /// Encodes `weightsPerBlock` finite floats at `x`, writing all `bytesPerBlock` bytes at `y`;
+    /// the same bytes as `encodeReference`.
+    static func encodeFinite(_ x: UnsafePointer<Float>, into y: UnsafeMutableRawPointer)
+    /// The scalar port of ggml's reference quantizer, for any input (`y` zeroed).
+    static func encodeReference(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer)
+}
+
 // MARK: - Shared numeric helpers (formats-gguf.md §2.2)
 
 /// ggml's `nearest_int`: the low 22 bits of `x + 1.5·2²³` minus 2²² (round half to even for

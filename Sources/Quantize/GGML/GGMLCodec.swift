@@ -85,23 +85,32 @@ public enum GGMLCodec {
                                 allowNonFinite: Bool = false) throws(QuantizeError) {
         guard canQuantize(t) else { throw QuantizeError(.unsupported("quantizing to \(t.name)")) }
         try checkSize(t, weights: src.count, bytes: dst.count, what: "destination")
-        if !allowNonFinite { try Quantize.checkFinite(src) }
         if let dense = t.denseType {
+            if !allowNonFinite { try Quantize.checkFinite(src) }
             try Scalars.narrow(src, to: dense, into: dst)
             return
         }
         guard let c = codec(t) as? any BlockEncoder.Type else {
             throw QuantizeError(.unsupported("quantizing to \(t.name)"))
         }
+        // The hot types get a loop specialized for them, with the NaN/Inf check fused into it
+        // (each block is checked while it is in L1, just before it is encoded).
+        let bad: Int?
         switch t {
-        case .Q4_0: encodeBlocks(Q4_0.self, src, dst)
-        case .Q4_1: encodeBlocks(Q4_1.self, src, dst)
-        case .Q8_0: encodeBlocks(Q8_0.self, src, dst)
-        case .Q4_K: encodeBlocks(Q4_K.self, src, dst)
-        case .Q5_K: encodeBlocks(Q5_K.self, src, dst)
-        case .Q6_K: encodeBlocks(Q6_K.self, src, dst)
-        default: encodeBlocks(c, src, dst)
+        case .Q4_0:
+            bad = encodeRuns(Q4_0.self, src, dst, allowNonFinite)
+        case .Q8_0:
+            bad = encodeRuns(Q8_0.self, src, dst, allowNonFinite)
+        case .Q4_1: bad = encodeBlocks(Q4_1.self, src, dst, allowNonFinite)
+        case .Q4_K: bad = encodeBlocks(Q4_K.self, src, dst, allowNonFinite)
+        case .Q5_K: bad = encodeBlocks(Q5_K.self, src, dst, allowNonFinite)
+        case .Q6_K: bad = encodeBlocks(Q6_K.self, src, dst, allowNonFinite)
+        default:
+            if !allowNonFinite { try Quantize.checkFinite(src) }
+            encodeBlocks(c, src, dst)
+            bad = nil
         }
+        if let bad { throw QuantizeError(.nonFinite(index: bad)) }
     }
 
     // MARK: - Internals
@@ -153,6 +162,70 @@ public enum GGMLCodec {
                 C.encode(UnsafeBufferPointer(rebasing: src[(i * n)..<((i + 1) * n)]), into: out)
             }
         }
+    }
+
+    /// `encodeBlocks` with the NaN/Inf check fused in (unless `allowNonFinite`): returns the
+    /// index of the first non-finite weight, or nil when every block was encoded.
+    static func encodeBlocks<C: BlockEncoder>(_: C.Type, _ src: UnsafeBufferPointer<Float>,
+                                              _ dst: UnsafeMutableRawBufferPointer, _ allowNonFinite: Bool) -> Int? {
+        let n = C.weightsPerBlock, size = C.bytesPerBlock
+        let buffers = UncheckedSendable((src, dst))
+        return firstInChunks(blocks: src.count / n, weightsPerBlock: n) { lo, hi in
+            let (src, dst) = buffers.value
+            // In bounds: checkSize made src hold blocks·n floats and dst blocks·size bytes.
+            let x = src.baseAddress!, y = dst.baseAddress!
+            for i in lo..<hi {
+                if !allowNonFinite, !allFinite(x + i * n, n) {
+                    return i * n + (firstNonFinite(x + i * n, n) ?? 0)
+                }
+                let out = UnsafeMutableRawBufferPointer(start: y + i * size, count: size)
+                out.initializeMemory(as: UInt8.self, repeating: 0)
+                C.encode(UnsafeBufferPointer(start: x + i * n, count: n), into: out)
+            }
+            return nil
+        }
+    }
+
+    /// The loop for codecs with a vector path for finite blocks: each block is checked once,
+    /// then encoded by `encodeFinite` (or, NaN/Inf allowed, by `encodeReference`). Returns the
+    /// index of the first non-finite weight when `!allowNonFinite`, or nil when all were encoded.
+    static func encodeRuns<C: FiniteBlockEncoder>(_: C.Type, _ src: UnsafeBufferPointer<Float>,
+                                                  _ dst: UnsafeMutableRawBufferPointer, _ allowNonFinite: Bool) -> Int? {
+        let n = C.weightsPerBlock, size = C.bytesPerBlock
+        let buffers = UncheckedSendable((src, dst))
+        return firstInChunks(blocks: src.count / n, weightsPerBlock: n) { lo, hi in
+            let (src, dst) = buffers.value
+            // In bounds: checkSize made src hold blocks·n floats and dst blocks·size bytes.
+            let x = src.baseAddress!, y = dst.baseAddress!
+            for i in lo..<hi {
+                if allFinite(x + i * n, n) {
+                    C.encodeFinite(x + i * n, into: y + i * size)
+                } else if allowNonFinite {
+                    let out = UnsafeMutableRawBufferPointer(start: y + i * size, count: size)
+                    out.initializeMemory(as: UInt8.self, repeating: 0)
+                    C.encodeReference(UnsafeBufferPointer(start: x + i * n, count: n), into: out)
+                } else {
+                    return i * n + (firstNonFinite(x + i * n, n) ?? 0)
+                }
+            }
+            return nil
+        }
+    }
+
+    /// `forChunks` for a body that stops at the first NaN/Inf and returns its index: the
+    /// smallest index any chunk returned (each chunk's is its own first), or nil.
+    static func firstInChunks(blocks: Int, weightsPerBlock: Int, _ body: @Sendable (Int, Int) -> Int?) -> Int? {
+        if blocks * weightsPerBlock < parallelThreshold { return body(0, blocks) }
+        let chunks = min(blocks, 64)
+        let found = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
+        defer { found.deallocate() }
+        found.initialize(repeating: Int.max)
+        let shared = UncheckedSendable(found)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            if let i = body(blocks * c / chunks, blocks * (c + 1) / chunks) { shared.value[c] = i }
+        }
+        let first = found.min() ?? Int.max
+        return first == Int.max ? nil : first
     }
 }
 

@@ -4,7 +4,7 @@ import Formats
 // `dequantize_row_q*` in ggml-quants.c (ggml@d99724f2); gguf-py's quantize gives the same bytes.
 
 /// Q4_0: fp16 d, 16 bytes of nibbles; value (q − 8)·d.
-public enum Q4_0: BlockEncoder {
+public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
     public static let type = GGMLType.Q4_0
     public static let weightsPerBlock = 32
     public static let bytesPerBlock = 18
@@ -19,6 +19,44 @@ public enum Q4_0: BlockEncoder {
     }
 
     public static func encode(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer) {
+        precondition(x.count == 32 && y.count == 18, "one block of 32 weights")
+        if allFinite(x.baseAddress!, 32) {
+            encodeFinite(x.baseAddress!, into: y.baseAddress!)
+        } else {
+            encodeReference(x, into: y)
+        }
+    }
+
+    /// The vector path for 32 finite weights at `p` into the 18 bytes at `y`; same bytes as
+    /// `encodeReference`.
+    @inline(__always) static func encodeFinite(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) {
+        let m = absMaxBits32(p)
+        var max: Float = 0  // signedAbsMax: the first element of largest |x|; +0 for an all-zero block
+        if m != 0 {
+            for i in 0..<32 where p[i].bitPattern & 0x7fff_ffff == m {
+                max = p[i]
+                break
+            }
+        }
+        let d = max / -8
+        let id: Float = d != 0 ? 1 / d : 0
+        guard id.isFinite else {  // a subnormal d: 1/d overflows; the scalar port's path for inf·x
+            let out = UnsafeMutableRawBufferPointer(start: y, count: 18)
+            out.initializeMemory(as: UInt8.self, repeating: 0)
+            return encodeReference(UnsafeBufferPointer(start: p, count: 32), into: out)
+        }
+        y.storeBytes(of: Half.fromFloat(d).littleEndian, as: UInt16.self)
+        // x·id + 8.5 lies in [0, 17) for finite x, so C's truncation is floor there.
+        let a0 = clamp(floorNonNegative(load8(p) * id + 8.5), 0, 15)
+        let a1 = clamp(floorNonNegative(load8(p + 8) * id + 8.5), 0, 15)
+        let b0 = clamp(floorNonNegative(load8(p + 16) * id + 8.5), 0, 15)
+        let b1 = clamp(floorNonNegative(load8(p + 24) * id + 8.5), 0, 15)
+        y.storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: a0 | (b0 &<< 4)), toByteOffset: 2, as: SIMD8<UInt8>.self)
+        y.storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: a1 | (b1 &<< 4)), toByteOffset: 10, as: SIMD8<UInt8>.self)
+    }
+
+    /// The scalar port of `quantize_row_q4_0_ref` (any input, NaN/Inf included).
+    static func encodeReference(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer) {
         let (_, max) = signedAbsMax(x)
         let d = max / -8
         let id: Float = d != 0 ? 1 / d : 0
@@ -29,4 +67,12 @@ public enum Q4_0: BlockEncoder {
             y[2 + j] = UInt8(truncatingIfNeeded: q0) | UInt8(truncatingIfNeeded: q1) << 4
         }
     }
+}
+
+/// ⌊v⌋ on every lane, for 0 ≤ v < 2²²: round to nearest through 1.5·2²³, then one down where
+/// that rounded up (v − r is exact, negative exactly then, and +0 when equal).
+@inline(__always) func floorNonNegative(_ v: SIMD8<Float>) -> SIMD8<Int32> {
+    let big = v + 12582912.0
+    let n = unsafeBitCast(big, to: SIMD8<Int32>.self) & 0x007f_ffff &- 0x0040_0000
+    return n &+ (unsafeBitCast(v - (big - 12582912.0), to: SIMD8<Int32>.self) &>> 31)
 }

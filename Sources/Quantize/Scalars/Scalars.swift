@@ -37,6 +37,7 @@ public enum Scalars {
     /// Converts elements lo..<hi (element-wise, so chunks may run on different threads).
     static func convertRange(_ src: UnsafeRawBufferPointer, _ from: DType, _ to: DType,
                              _ dst: UnsafeMutableRawBufferPointer, _ lo: Int, _ hi: Int) {
+        if convertRangeSIMD(src, from, to, dst, lo, hi) { return }
         switch (from, to) {
         case (.f32, .bf16):
             for i in lo..<hi { store(Half.bf16FromFloat(loadF32(src, i)), dst, i) }

@@ -253,15 +253,18 @@ struct CPUExecutor {
                 for w in r {
                     let line = w / chunks, c0 = (w % chunks) * tile
                     let n = Swift.min(tile, inner - c0)
-                    let res = bound.run(
-                        line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
                     let at = line * inner + c0
+                    let direct = isInt ? nil : dst.assumingMemoryBound(to: Float.self) + at
+                    let res = bound.run(
+                        line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers,
+                        out: direct)
                     if isInt {
                         let o = dst.assumingMemoryBound(to: Int32.self) + at
                         for i in 0..<n { o[i] = Scalars.toInt32(res[i]) }
                     } else {
                         let o = dst.assumingMemoryBound(to: Float.self) + at
-                        // A program that is just its (donor) leaf already sits in place.
+                        // Written in place by the last instruction, or a bare leaf to copy
+                        // (unless it is the donor itself).
                         if o != res { o.update(from: res, count: n) }
                     }
                 }

@@ -67,7 +67,27 @@ extension CPUExecutor {
         let m = kk == 0 ? 0 : x.count / kk
         let xp = x.floats, dst = out.floats
         if m == 0 || n == 0 { return out }
-        if m <= 4 {
+        if m <= 4, let a = deq as? AffineRows, a.hasFastMatvec {
+            // x prepared once per product (reordered, group sums), then one pass per row.
+            let groups = a.groups
+            let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * kk)
+            let sums = UnsafeMutablePointer<Float>.allocate(capacity: m * groups)
+            defer {
+                xs.deallocate()
+                sums.deallocate()
+            }
+            for i in 0..<m { a.prepareMatvec(xp + i * kk, xs: xs + i * kk, sums: sums + i * groups) }
+            parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
+                let sc = UnsafeMutablePointer<Float>.allocate(capacity: a.matvecScratchCount)
+                defer { sc.deallocate() }
+                for j in r {
+                    for i in 0..<m {
+                        dst[i * n + j] = a.matvec(
+                            row: j, xs: xs + i * kk, sums: sums + i * groups, scratch: sc)
+                    }
+                }
+            }
+        } else if m <= 4 {
             parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
                 let row = UnsafeMutablePointer<Float>.allocate(capacity: kk)
                 defer { row.deallocate() }

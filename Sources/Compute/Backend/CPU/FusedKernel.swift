@@ -16,6 +16,15 @@ struct FusedProgram {
         case select(dst: Int, c: Int, a: Int, b: Int)
         case round(DType, dst: Int, a: Int)
         case trunc(dst: Int, a: Int)
+
+        /// The register written.
+        var destination: Int {
+            switch self {
+            case .unary(_, let d, _), .binary(_, let d, _, _), .select(let d, _, _, _),
+                .round(_, let d, _), .trunc(let d, _):
+                d
+            }
+        }
     }
 
     private(set) var leaves: [Node] = []
@@ -220,10 +229,12 @@ struct BoundProgram {
     }
 
     /// Evaluates elements `c0 ..< c0 + n` of `line` and returns the result's pointer (valid
-    /// until the next call with the same scratch).
+    /// until the next call with the same scratch). With `out`, the last instruction writes
+    /// there directly (no copy pass); the result is `out` unless the program has no
+    /// instruction (it is a leaf, returned as read).
     func run(
         line: Int, c0: Int, n: Int, scratch: UnsafeMutablePointer<Float>,
-        pointers: inout [UnsafeMutablePointer<Float>]
+        pointers: inout [UnsafeMutablePointer<Float>], out: UnsafeMutablePointer<Float>? = nil
     ) -> UnsafeMutablePointer<Float> {
         let rank = dims.count
         for (k, reg) in registersOfLeaves.enumerated() {
@@ -254,23 +265,28 @@ struct BoundProgram {
                 }
             }
         }
-        for ins in program.instrs {
+        let instrs = program.instrs, last = instrs.count - 1
+        // Elementwise instructions read and write position i only, so the last may write
+        // over a donor leaf it reads (the in-place reuse of `map`).
+        let direct = out != nil && last >= 0 && instrs[last].destination == program.result
+        for (at, ins) in instrs.enumerated() {
+            let target = direct && at == last ? out : nil
             switch ins {
             case .unary(let op, let d, let a):
-                let dp = scratch + d * Self.tile
+                let dp = target ?? scratch + d * Self.tile
                 TileMath.unary(op, dp, pointers[a], n)
                 pointers[d] = dp
             case .binary(let op, let d, let a, let b):
-                let dp = scratch + d * Self.tile
+                let dp = target ?? scratch + d * Self.tile
                 TileMath.binary(op, dp, pointers[a], pointers[b], n)
                 pointers[d] = dp
             case .select(let d, let c, let a, let b):
-                let dp = scratch + d * Self.tile
+                let dp = target ?? scratch + d * Self.tile
                 let (cp, ap, bp) = (pointers[c], pointers[a], pointers[b])
                 for i in 0..<n { dp[i] = cp[i] != 0 ? ap[i] : bp[i] }
                 pointers[d] = dp
             case .round(let dtype, let d, let a):
-                let dp = scratch + d * Self.tile
+                let dp = target ?? scratch + d * Self.tile
                 let ap = pointers[a]
                 if dtype == .f16 {
                     for i in 0..<n { dp[i] = Scalars.roundHalf(ap[i]) }
@@ -279,7 +295,7 @@ struct BoundProgram {
                 }
                 pointers[d] = dp
             case .trunc(let d, let a):
-                let dp = scratch + d * Self.tile
+                let dp = target ?? scratch + d * Self.tile
                 let ap = pointers[a]
                 for i in 0..<n { dp[i] = Float(Scalars.toInt32(ap[i])) }
                 pointers[d] = dp

@@ -50,7 +50,7 @@ public final class Storage: @unchecked Sendable {
     /// Allocates `elements` uninitialized 4-byte elements, counted by `tracker`.
     init(elements: Int, tracker: MemoryTracker?) {
         precondition(elements >= 0)
-        base = UnsafeMutableRawPointer.allocate(byteCount: max(elements, 1) * 4, alignment: 64)
+        base = BufferCache.shared.allocate(max(elements, 1) * 4)
         self.elements = elements
         owner = nil
         self.tracker = tracker
@@ -67,7 +67,7 @@ public final class Storage: @unchecked Sendable {
 
     deinit {
         if owner == nil {
-            base.deallocate()
+            BufferCache.shared.release(base, max(elements, 1) * 4)
             tracker?.free(elements * 4)
         }
     }

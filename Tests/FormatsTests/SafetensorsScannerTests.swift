@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Formats
+
+/// The one-pass header scanner against the strict path (JSON tree + locator): what the
+/// scanner accepts must open to exactly the same file, and whatever it declines, the error
+/// is the strict path's, offset included.
+@Suite("Safetensors header scanner")
+struct SafetensorsScannerTests {
+    /// Opens `bytes` both ways; returns (scanned, strict) outcomes as comparable text.
+    func both(_ bytes: [UInt8]) -> (String, String) {
+        func outcome(_ scan: Bool) -> String {
+            do {
+                let f = try SafetensorsFile(buffer: ByteBuffer(copying: bytes, name: "t.safetensors"), scan: scan)
+                return "ok \(f.tensors) \(f.metadata) \(f.headerSize)"
+            } catch {
+                return "error \(error)"
+            }
+        }
+        return (outcome(true), outcome(false))
+    }
+
+    static let typical = #"{"__metadata__":{"format":"pt","k":"v w"},"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"BF16","shape":[],"data_offsets":[16,18]},"c":{"dtype":"U8","shape":[0,3],"data_offsets":[18,18]}}"#
+
+    @Test("a typical header is taken by the scanner and opens exactly as on the strict path")
+    func typicalHeader() throws {
+        let header = Self.typical + "    "
+        let scanned = Array(header.utf8).withUnsafeBytes { SafetensorsHeaderScanner.scan($0, base: 8) }
+        let result = try #require(scanned)
+        #expect(result.entries.map(\.name) == ["a", "b", "c"])
+        #expect(result.metadata["format"] == .string("pt"))
+        let (a, b) = both(ST.file(header, data: [UInt8](repeating: 7, count: 18)))
+        #expect(a.hasPrefix("ok"))
+        #expect(a == b)
+    }
+
+    @Test("whitespace between tokens, any field order, no metadata: same file both ways")
+    func layouts() throws {
+        let headers = [
+            "{ \"x\" : { \"shape\" : [ 4 ] , \"data_offsets\" : [ 0 , 8 ] , \"dtype\" : \"F16\" } }",
+            "{\n\t\"x\":{\"data_offsets\":[0,8],\"dtype\":\"F16\",\"shape\":[2,2]}\r\n}",
+            "{\"__metadata__\":{},\"x\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+            "{}",
+        ]
+        for h in headers {
+            let size = h == "{}" ? 0 : 8
+            let bytes = ST.file(h, data: [UInt8](repeating: 1, count: size))
+            let accepted = Array(h.utf8).withUnsafeBytes { SafetensorsHeaderScanner.scan($0, base: 8) }
+            #expect(accepted != nil, "\(h)")
+            let (a, b) = both(bytes)
+            #expect(a.hasPrefix("ok") && a == b, "\(h): \(a) vs \(b)")
+        }
+    }
+
+    @Test("unusual headers are declined and give the strict path's result", arguments: [
+        #"{"a\u0041":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,  // escape in a name
+        #"{"é":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,  // non-ASCII name
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":1}}"#,  // extra field
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"dtype":"F32"}}"#,  // duplicate field
+        #"{"a":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}"#,
+        #"{"a":{"dtype":"F32","shape":[1e0],"data_offsets":[0,4]}}"#,
+        #"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#,
+        #"{"a":{"dtype":"F32","shape":[01],"data_offsets":[0,4]}}"#,
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,18446744073709551615]}}"#,
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}"#,
+        #"{"a":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}}"#,
+        #"{"a":{"dtype":"F32","shape":[1]}}"#,  // missing field
+        #"{"__metadata__":null,"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+        #"{"__metadata__":{"n":1},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+        #"{"__metadata__":{"k":"v","k":"w"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} x"#,  // trailing garbage
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},}"#,  // trailing comma
+        #"{"a":[]}"#,
+        #"[]"#,
+        #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,  // a gap: validate's error
+    ])
+    func declined(_ header: String) throws {
+        let bytes = ST.file(header, data: [UInt8](repeating: 0, count: 4))
+        let (a, b) = both(bytes)
+        #expect(a == b, "\(header)")
+    }
+
+    @Test("every byte of a typical header flipped or truncated: both paths give the same outcome")
+    func mutations() throws {
+        let good = ST.file(Self.typical, data: [UInt8](repeating: 7, count: 18))
+        let headerEnd = 8 + Self.typical.utf8.count
+        var differing: [String] = []
+        for pos in 8..<headerEnd {
+            for replacement: UInt8 in [0x20, 0x22, 0x30, 0x39, 0x2C, 0x7D, 0x5C, 0xC3] {
+                var bytes = good
+                bytes[pos] = replacement
+                let (a, b) = both(bytes)
+                if a != b, differing.count < 5 { differing.append("byte \(pos) → \(replacement): \(a) / \(b)") }
+            }
+        }
+        for cut in stride(from: 8, to: good.count, by: 3) {
+            var bytes = Array(good[..<cut])
+            bytes.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(cut - 8).littleEndian) { Array($0) })
+            let (a, b) = both(bytes)
+            if a != b, differing.count < 10 { differing.append("cut \(cut): \(a) / \(b)") }
+        }
+        #expect(differing.isEmpty, "\(differing)")
+    }
+
+    @Test("the reference library's fixtures open the same both ways",
+          arguments: ["dtypes", "metadata", "empty", "f4"])
+    func fixtures(_ name: String) throws {
+        let path = TestPaths.fixture("safetensors/\(name).safetensors")
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let (a, b) = both(bytes)
+        #expect(a.hasPrefix("ok") && a == b)
+    }
+}
