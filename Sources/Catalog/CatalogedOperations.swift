@@ -17,7 +17,8 @@ public enum CatalogedOperations {
     ) throws -> (result: ConversionResult, entry: CatalogEntry?, warning: String?) {
         let source = try Checkpoint.open(request.source)
         let plan = try Planner.plan(request, source: source)
-        let result = try Converter.run(plan, source: source, progress: progress)
+        var result = try Converter.run(plan, source: source, progress: progress)
+        result.lint = Linter.lintOutput(request.destination)
         guard let catalogPath else { return (result, nil, nil) }
         do {
             let catalog = try Catalog(path: catalogPath)

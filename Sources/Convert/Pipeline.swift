@@ -19,6 +19,8 @@ public struct ConversionResult: Sendable {
     public var notes: [String: String] = [:]
     /// Per-tensor quantization error, by source name, when the request asked for it.
     public var errors: [String: ErrorReport] = [:]
+    /// What `Linter.lintOutput` found in the written output (empty when it is sound).
+    public var lint: [LintFinding] = []
 }
 
 /// Progress of a running conversion, reported after each tensor.
@@ -43,7 +45,9 @@ public enum Converter {
     ) throws -> ConversionResult {
         let source = try Checkpoint.open(request.source)
         let plan = try Planner.plan(request, source: source)
-        return try run(plan, source: source, progress: progress)
+        var result = try run(plan, source: source, progress: progress)
+        result.lint = Linter.lintOutput(request.destination)
+        return result
     }
 
     /// Writes a plan made by `Planner.plan` from `source`.

@@ -80,6 +80,11 @@ struct Convert: ParsableCommand {
             Terminal.log(ConversionReport.text(result))
             if errorReport { print(ConversionReport.errorTable(result)) }
         }
+        for f in result.lint {
+            Terminal.log("lint: \(f.severity.rawValue): [\(f.code)] \(f.file)\(f.tensor.map { ": " + $0 } ?? ""): \(f.message)")
+        }
+        // The output stays for inspection; a lint error in what ckpt wrote is a failure.
+        if result.lint.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
     }
 }
 

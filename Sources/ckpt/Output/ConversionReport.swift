@@ -61,6 +61,12 @@ enum ConversionReport {
                 }
                 return .object(o)
             }),
+            "lint": .array(r.lint.map { f in
+                .object([
+                    "severity": .string(f.severity.rawValue), "code": .string(f.code), "file": .string(f.file),
+                    "tensor": f.tensor.map(MetadataValue.string) ?? .null, "message": .string(f.message),
+                ])
+            }),
         ])
     }
 }
