@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Catalog",
             dependencies: [
-                "Convert", "Formats",
+                "Archive", "Convert", "Formats",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "Formats", "TestSupport"]),
         .testTarget(
-            name: "CatalogTests", dependencies: ["Catalog", "Formats", "TestSupport"]),
+            name: "CatalogTests", dependencies: ["Archive", "Catalog", "Formats", "TestSupport"]),
         // A second process for the catalog's concurrent-writers test (not a product).
         .executableTarget(
             name: "catalog-writer", dependencies: ["Catalog", "Formats"],
