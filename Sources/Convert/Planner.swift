@@ -7,6 +7,11 @@ public enum Planner {
         -> ConversionPlan
     {
         let format = try request.resolvedFormat()
+        if let imported = try GGUFImport.source(source, request: request, format: format) {
+            var plan = try plan(request, source: imported)
+            plan.ggufImport = imported
+            return plan
+        }
         if let d = request.dtype, ![.f32, .f16, .bf16].contains(d) {
             throw ConvertError("--dtype must be f32, f16 or bf16, not \(d.rawValue)")
         }
@@ -30,7 +35,7 @@ public enum Planner {
                     bits: affine.bits, groupSize: affine.groupSize, recipe: affine.recipe,
                     layerCount: ArchitectureFacts.layerCount(source) ?? 0)
             } catch { throw ConvertError(error.description) }
-            let recognised = source is ModelDirectory
+            let recognised = source is ModelDirectory || source is GGUFImportSource
             if affine.recipe != nil, !recognised {
                 throw ConvertError("--mlx-recipe needs a model directory (config.json) as source", file: request.source)
             }
@@ -58,6 +63,10 @@ public enum Planner {
             } else {
                 for t in tensors { choices[t.name] = (plainGGUFChoice(t, type: gguf.preset.baseType), nil) }
             }
+        } else if format == .mlx, let imported = source as? GGUFImportSource {
+            let (chosen, config) = GGUFImport.mlxChoices(imported)
+            for (name, c) in chosen { choices[name] = (c, nil) }
+            mlxConfig = config
         }
 
         if !request.overrides.isEmpty {
