@@ -40,8 +40,11 @@ public enum Planner {
                 throw ConvertError("--mlx-recipe needs a model directory (config.json) as source", file: request.source)
             }
             for t in tensors {
+                // A GGUF's block-quantized weights are floats once decoded, as mlx_lm.convert
+                // would see them in the Hugging Face checkpoint.
+                let type = source is GGUFImportSource && t.type.dense == nil ? .dense(.f32) : t.type
                 choices[t.name] = (recognised
-                    ? policy.choose(name: t.name, shape: t.shape, dtype: t.type)
+                    ? policy.choose(name: t.name, shape: t.shape, dtype: type)
                     : plainAffineChoice(t, bits: affine.bits, groupSize: affine.groupSize), nil)
             }
             if format == .mlx {

@@ -120,4 +120,50 @@ struct GGUFImportRoundTripTests {
         #expect(dtype == (c.fixture == "qwen2" ? "bfloat16" : "float32"))
         #expect(result.notes["tokenizer.json"]?.hasPrefix("not written") == true)
     }
+
+    /// torch's logits on the weights llama_gqa.gguf holds (make_models.py), first 10 tokens.
+    static func referenceLogits() throws -> [Float] {
+        let source = try Checkpoint.open(TestPaths.fixture("models/llama_gqa_gguf.logits.npy"))
+        let t = try #require(source.tensors.first)
+        return try source.bytes(of: t).withBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    @Test("llama_gqa.gguf (Q8_0) → MLX: transcoded exactly, and mlx-lm's logits are torch's", .enabled(if: Python.has("mlx_lm")))
+    func mlxLoadsTranscodedFixture() throws {
+        let dir = TestPaths.temporaryDirectory("gguf-import-mlx-fixture")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/mlx"
+        let result = try Converter.convert(
+            ConversionRequest(source: TestPaths.fixture("models/llama_gqa.gguf"), destination: out, format: .mlx))
+        #expect(result.notes.values.filter { $0.hasPrefix("transcoded exactly") }.count == 15)
+        let script = #"""
+            import sys, json, numpy as np
+            import mlx.core as mx
+            from pathlib import Path
+            from mlx_lm.utils import load_model  # no tokenizer in this GGUF
+            model, _ = load_model(Path(sys.argv[1]))
+            ids = np.load(sys.argv[2]).astype(np.int32)
+            print(json.dumps(np.array(model(mx.array(ids[None]))[0]).reshape(-1).tolist()))
+            """#
+        let r = try Python.run(script, [out, TestPaths.fixture("models/tokens.npy")])
+        try #require(r.status == 0, "\(r.stderr)")
+        let got = try JSON.parse(r.stdout).arrayValue?.compactMap { $0.doubleValue.map(Float.init) } ?? []
+        let want = try Self.referenceLogits()
+        #expect(got.count == want.count)
+        #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
+
+    @Test("llama_gqa.gguf (Q8_0) → HF: ckpt's forward pass on it gives torch's logits")
+    func hfForwardOnFixture() throws {
+        let dir = TestPaths.temporaryDirectory("gguf-import-hf-fixture")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/hf"
+        _ = try Converter.convert(
+            ConversionRequest(source: TestPaths.fixture("models/llama_gqa.gguf"), destination: out, format: .hf))
+        let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]  // make_models.py TOKENS
+        let got = try ForwardPass.run(model: out, tokens: tokens).floats
+        let want = try Self.referenceLogits()
+        #expect(got.count == want.count)
+        #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
 }
