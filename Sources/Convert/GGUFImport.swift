@@ -18,7 +18,9 @@ public enum GGUFImport {
     /// `source` is a GGUF of a LLaMA-family architecture and the output is `hf` or `mlx`, else
     /// nil (other GGUFs keep their tensor names).
     /// - Throws: `ConvertError` when the GGUF claims such an architecture but does not hold one.
-    public static func source(_ source: any TensorSource, request: ConversionRequest, format: OutputFormat)
+    public static func source(
+        _ source: any TensorSource, request: ConversionRequest, format: OutputFormat
+    )
         throws(ConvertError) -> GGUFImportSource?
     {
         guard format.isDirectory, GGUFImportSource.imports(source) else { return nil }
@@ -40,7 +42,8 @@ public enum GGUFImport {
         var choices: [String: TensorQuantization] = [:]
         var bitsCount: [Int: Int] = [:]
         for t in source.tensors {
-            guard case .ggml(let g) = t.type, Transcode.ggmlTypes.contains(g), t.shape.count >= 2 else {
+            guard case .ggml(let g) = t.type, Transcode.ggmlTypes.contains(g), t.shape.count >= 2
+            else {
                 choices[t.name] = .keep
                 continue
             }
@@ -51,7 +54,9 @@ public enum GGUFImport {
         guard let base = bitsCount.max(by: { ($0.value, $0.key) < ($1.value, $1.key) })?.key,
             let policy = try? MLXQuantizationPolicy(bits: base, groupSize: 32)
         else { return (choices, nil) }
-        let list = source.tensors.compactMap { t in choices[t.name].map { (name: t.name, choice: $0) } }
+        let list = source.tensors.compactMap { t in
+            choices[t.name].map { (name: t.name, choice: $0) }
+        }
         return (choices, policy.configEntry(choices: list, perLayer: true))
     }
 
@@ -65,17 +70,22 @@ public enum GGUFImport {
         let dtype =
             plan.request.dtype
             ?? plan.outputs.lazy.compactMap { o -> DType? in
-                guard o.shape.count >= 2, case .dense(let d) = o.type, d.isFloatingPoint else { return nil }
+                guard o.shape.count >= 2, case .dense(let d) = o.type, d.isFloatingPoint else {
+                    return nil
+                }
                 return d
             }.first ?? .f32
         var config = GGUFImportConfig.config(source, dtype: dtype, notes: &notes)
         if let q = plan.mlxQuantizationConfig { config = ModelConfig.withQuantization(config, q) }
         try write(ModelConfig.text(config), "config.json", directory)
-        try write(GGUFImportConfig.text(GGUFImportConfig.generationConfig(source)), "generation_config.json", directory)
+        try write(
+            GGUFImportConfig.text(GGUFImportConfig.generationConfig(source)),
+            "generation_config.json", directory)
         let arch = source.metadata["general.architecture"]?.stringValue ?? "llama"
         let context = source.metadata["\(arch).context_length"]?.intValue.map { Int($0) }
         do {
-            let t = try GGUFImportTokenizer(metadata: source.metadata, contextLength: context, file: source.file)
+            let t = try GGUFImportTokenizer(
+                metadata: source.metadata, contextLength: context, file: source.file)
             try write(MetadataValue.object(t.tokenizer).jsonString(), "tokenizer.json", directory)
             try write(GGUFImportConfig.text(t.tokenizerConfig), "tokenizer_config.json", directory)
         } catch {
@@ -88,7 +98,8 @@ public enum GGUFImport {
         do {
             try text.write(toFile: directory + "/" + name, atomically: false, encoding: .utf8)
         } catch {
-            throw ConvertError("cannot write \(name): \(error.localizedDescription)", file: directory)
+            throw ConvertError(
+                "cannot write \(name): \(error.localizedDescription)", file: directory)
         }
     }
 }

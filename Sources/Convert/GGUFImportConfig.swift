@@ -87,7 +87,8 @@ public enum GGUFImportConfig {
     }
 
     /// `rope_scaling`: null, linear, or Llama 3's recovered from `rope_freqs.weight`.
-    static func ropeScaling(_ c: LlamaConfiguration, notes: inout [String: String]) -> MetadataValue {
+    static func ropeScaling(_ c: LlamaConfiguration, notes: inout [String: String]) -> MetadataValue
+    {
         switch c.rope.scaling {
         case .linear(let f):
             return .object(["rope_type": .string("linear"), "factor": .float64(shortest(f))])
@@ -95,7 +96,9 @@ public enum GGUFImportConfig {
         }
         guard let divisors = c.rope.frequencyDivisors else { return .null }
         let name = LlamaConfiguration.ggufRopeFrequencies
-        guard let p = Llama3RopeRecovery.recover(divisors: divisors, theta: c.rope.theta, dimension: c.headDimension)
+        guard
+            let p = Llama3RopeRecovery.recover(
+                divisors: divisors, theta: c.rope.theta, dimension: c.headDimension)
         else {
             notes[name] =
                 "dropped, and NOT carried over: these frequency divisors are no Llama 3 rope_scaling; "

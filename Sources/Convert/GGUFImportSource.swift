@@ -66,13 +66,16 @@ public struct GGUFImportSource: TensorSource {
             }
             guard let name = LlamaConfiguration.huggingFaceName(gguf: t.name) else {
                 throw FormatError(
-                    .unsupported("no Hugging Face name for this tensor of a \(config.family.rawValue) model"),
+                    .unsupported(
+                        "no Hugging Face name for this tensor of a \(config.family.rawValue) model"),
                     file: file, field: t.name)
             }
             var heads: Int?
             if permuted, t.name.hasSuffix(".attn_q.weight") || t.name.hasSuffix(".attn_q.bias") {
                 heads = config.headCount
-            } else if permuted, t.name.hasSuffix(".attn_k.weight") || t.name.hasSuffix(".attn_k.bias") {
+            } else if permuted,
+                t.name.hasSuffix(".attn_k.weight") || t.name.hasSuffix(".attn_k.bias")
+            {
                 heads = config.kvHeadCount
             }
             if let heads {
@@ -80,7 +83,8 @@ public struct GGUFImportSource: TensorSource {
                     t.byteCount % rows == 0
                 else {
                     throw FormatError(
-                        .invalid("shape \(t.shape) is not \(heads) heads of an even number of rows"),
+                        .invalid(
+                            "shape \(t.shape) is not \(heads) heads of an even number of rows"),
                         file: file, field: t.name)
                 }
             }
@@ -140,7 +144,8 @@ public struct GGUFImportSource: TensorSource {
                 for j in 0..<half {
                     // Both rows lie inside head h, so inside the `rows * rowBytes` checked above.
                     let out = h * d + i * half + j, stored = h * d + 2 * j + i
-                    (to + out * rowBytes).copyMemory(from: from + stored * rowBytes, byteCount: rowBytes)
+                    (to + out * rowBytes).copyMemory(
+                        from: from + stored * rowBytes, byteCount: rowBytes)
                 }
             }
         }

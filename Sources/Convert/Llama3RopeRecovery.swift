@@ -70,7 +70,9 @@ public enum Llama3RopeRecovery {
 
     /// The divisors convert_hf_to_gguf.py's `LlamaModel.generate_extra_tensors` writes.
     public static func divisors(_ p: Parameters, theta: Double, dimension: Int) -> [Float] {
-        let (factor, low, high, old) = (Float(p.factor), Float(p.low), Float(p.high), Float(p.originalContext))
+        let (factor, low, high, old) = (
+            Float(p.factor), Float(p.low), Float(p.high), Float(p.originalContext)
+        )
         let lowWavelength = old / low, highWavelength = old / high
         return wavelengths(theta: theta, dimension: dimension).map { wl in
             if wl < highWavelength { return 1 }

@@ -15,7 +15,8 @@ enum SentencePieceMerges {
         ids.reserveCapacity(tokens.count)
         for (i, t) in tokens.enumerated() { ids[t] = i }
         struct Candidate {
-            var left: String, right: String, score: Double, leftLength: Int, rightLength: Int, order: Int
+            var left: String, right: String, score: Double, leftLength: Int, rightLength: Int,
+                order: Int
         }
         var all: [Candidate] = []
         for (i, t) in tokens.enumerated() {
@@ -23,9 +24,16 @@ enum SentencePieceMerges {
             guard s.count > 1, s.count <= maxPieceLength else { continue }
             var local: [(Int, Int, Candidate)] = []
             for k in 1..<s.count {
-                let l = String(String.UnicodeScalarView(s[..<k])), r = String(String.UnicodeScalarView(s[k...]))
+                let l = String(String.UnicodeScalarView(s[..<k])),
+                    r = String(String.UnicodeScalarView(s[k...]))
                 guard let a = ids[l], let b = ids[r] else { continue }
-                local.append((a, b, Candidate(left: l, right: r, score: scores[i], leftLength: k, rightLength: s.count - k, order: 0)))
+                local.append(
+                    (
+                        a, b,
+                        Candidate(
+                            left: l, right: r, score: scores[i], leftLength: k,
+                            rightLength: s.count - k, order: 0)
+                    ))
             }
             local.sort { ($0.0, $0.1) < ($1.0, $1.1) }
             for (_, _, c) in local {

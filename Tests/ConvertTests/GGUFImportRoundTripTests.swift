@@ -96,7 +96,8 @@ struct GGUFImportRoundTripTests {
         try #require(r.status == 0, "\(r.stderr)")
 
         let out = dir + "/hf"
-        let result = try Converter.convert(ConversionRequest(source: gguf, destination: out, format: .hf))
+        let result = try Converter.convert(
+            ConversionRequest(source: gguf, destination: out, format: .hf))
         let expected = try Checkpoint.open(fixture)
         let got = try Checkpoint.open(out)
         let tied = expected.metadata["tie_word_embeddings"]?.boolValue == true
@@ -128,13 +129,16 @@ struct GGUFImportRoundTripTests {
         return try source.bytes(of: t).withBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    @Test("llama_gqa.gguf (Q8_0) → MLX: transcoded exactly, and mlx-lm's logits are torch's", .enabled(if: Python.has("mlx_lm")))
+    @Test(
+        "llama_gqa.gguf (Q8_0) → MLX: transcoded exactly, and mlx-lm's logits are torch's",
+        .enabled(if: Python.has("mlx_lm")))
     func mlxLoadsTranscodedFixture() throws {
         let dir = TestPaths.temporaryDirectory("gguf-import-mlx-fixture")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/mlx"
         let result = try Converter.convert(
-            ConversionRequest(source: TestPaths.fixture("models/llama_gqa.gguf"), destination: out, format: .mlx))
+            ConversionRequest(
+                source: TestPaths.fixture("models/llama_gqa.gguf"), destination: out, format: .mlx))
         #expect(result.notes.values.filter { $0.hasPrefix("transcoded exactly") }.count == 15)
         let script = #"""
             import sys, json, numpy as np
@@ -147,7 +151,8 @@ struct GGUFImportRoundTripTests {
             """#
         let r = try Python.run(script, [out, TestPaths.fixture("models/tokens.npy")])
         try #require(r.status == 0, "\(r.stderr)")
-        let got = try JSON.parse(r.stdout).arrayValue?.compactMap { $0.doubleValue.map(Float.init) } ?? []
+        let got =
+            try JSON.parse(r.stdout).arrayValue?.compactMap { $0.doubleValue.map(Float.init) } ?? []
         let want = try Self.referenceLogits()
         #expect(got.count == want.count)
         #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-4 })
@@ -159,7 +164,8 @@ struct GGUFImportRoundTripTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/hf"
         _ = try Converter.convert(
-            ConversionRequest(source: TestPaths.fixture("models/llama_gqa.gguf"), destination: out, format: .hf))
+            ConversionRequest(
+                source: TestPaths.fixture("models/llama_gqa.gguf"), destination: out, format: .hf))
         let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]  // make_models.py TOKENS
         let got = try ForwardPass.run(model: out, tokens: tokens).floats
         let want = try Self.referenceLogits()

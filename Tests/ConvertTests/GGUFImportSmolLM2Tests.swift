@@ -32,7 +32,8 @@ struct GGUFImportSmolLM2Tests {
         let dir = TestPaths.temporaryDirectory("gguf-import-smol")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/hf"
-        let result = try Converter.convert(ConversionRequest(source: gguf, destination: out, format: .hf))
+        let result = try Converter.convert(
+            ConversionRequest(source: gguf, destination: out, format: .hf))
         #expect(result.notes["tokenizer.json"] == nil)
         let got = try Checkpoint.open(out)
         #expect(got.tensors.count == 272)
@@ -58,10 +59,12 @@ struct GGUFImportSmolLM2Tests {
         let reference = try Tokenizers.load(gguf: try GGUFFile(path: gguf))
         for text in Self.corpus {
             #expect(
-                ours.encode(text, addSpecialTokens: true) == reference.encode(text, addSpecialTokens: true),
+                ours.encode(text, addSpecialTokens: true)
+                    == reference.encode(text, addSpecialTokens: true),
                 "\(text.debugDescription)")
         }
-        let config = try JSON.parse(try String(contentsOfFile: out + "/tokenizer_config.json", encoding: .utf8))
+        let config = try JSON.parse(
+            try String(contentsOfFile: out + "/tokenizer_config.json", encoding: .utf8))
         #expect(config["chat_template"]?.stringValue?.contains("<|im_start|>") == true)
         #expect(config["eos_token"]?.stringValue == "<|im_end|>")
         #expect(config["add_bos_token"]?.boolValue == false)
@@ -69,14 +72,17 @@ struct GGUFImportSmolLM2Tests {
 
     @Test(
         "tokenizers loads our tokenizer.json and gives llama.cpp's ids on a varied corpus; transformers reads config and tokenizer",
-        .enabled(if: TestPaths.model(name) != nil && Python.has("tokenizers") && Python.has("llama_cpp")))
+        .enabled(
+            if: TestPaths.model(name) != nil && Python.has("tokenizers") && Python.has("llama_cpp"))
+    )
     func tokenizerParity() throws {
         let gguf = try #require(TestPaths.model(Self.name))
         let dir = TestPaths.temporaryDirectory("gguf-import-tok")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Only the side files matter here: a dtype keeps the weights small.
         let out = dir + "/hf"
-        _ = try Converter.convert(ConversionRequest(source: gguf, destination: out, format: .hf, dtype: .bf16))
+        _ = try Converter.convert(
+            ConversionRequest(source: gguf, destination: out, format: .hf, dtype: .bf16))
         let corpusFile = dir + "/corpus.json"
         try MetadataValue.array(Self.corpus.map { .string($0) }).jsonString()
             .write(toFile: corpusFile, atomically: true, encoding: .utf8)
@@ -116,12 +122,14 @@ struct GGUFImportSmolLM2Tests {
         let dir = TestPaths.temporaryDirectory("gguf-import-mlx")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/mlx"
-        let result = try Converter.convert(ConversionRequest(source: gguf, destination: out, format: .mlx))
+        let result = try Converter.convert(
+            ConversionRequest(source: gguf, destination: out, format: .mlx))
         let exact = result.notes.values.filter { $0.hasPrefix("transcoded exactly") }.count
         #expect(exact == 211)
         let got = try Checkpoint.open(out)
         #expect(got.tensor(named: "model.embed_tokens.scales")?.shape == [49152, 18])
-        #expect(got.tensor(named: "model.layers.0.mlp.down_proj.weight")?.shape == [576, 1536 * 4 / 32])
+        #expect(
+            got.tensor(named: "model.layers.0.mlp.down_proj.weight")?.shape == [576, 1536 * 4 / 32])
         let q = try #require(got.metadata["quantization"]?.objectValue)
         #expect(q["bits"]?.intValue == 4 && q["group_size"]?.intValue == 32)
         #expect(q["model.embed_tokens"]?["bits"]?.intValue == 8)
@@ -145,7 +153,9 @@ struct GGUFImportSmolLM2Tests {
             let ids = "[" + Self.tokens.map(String.init).joined(separator: ",") + "]"
             let r = try Python.run(script, [out, ids])
             try #require(r.status == 0, "\(r.stderr)")
-            let values = try JSON.parse(r.stdout).arrayValue?.compactMap { $0.doubleValue.map(Float.init) } ?? []
+            let values =
+                try JSON.parse(r.stdout).arrayValue?.compactMap { $0.doubleValue.map(Float.init) }
+                ?? []
             #expect(values.count == fromGGUF.count)
             // mlx-lm's own kernels on the same affine groups.
             #expect(Self.maxDifference(values, fromGGUF) < 2e-3)

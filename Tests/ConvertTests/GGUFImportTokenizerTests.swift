@@ -21,7 +21,9 @@ struct GGUFImportTokenizerTests {
     /// The GGUF view of a tokenizer.json: tokens by id, CONTROL/USER_DEFINED for added tokens,
     /// merges as "a b".
     static func vocabulary(_ fixture: String) throws -> Vocabulary {
-        let root = try JSON.parse(try String(contentsOfFile: TestPaths.fixture("tokenizers/\(fixture).json"), encoding: .utf8))
+        let root = try JSON.parse(
+            try String(
+                contentsOfFile: TestPaths.fixture("tokenizers/\(fixture).json"), encoding: .utf8))
         var byID: [Int: String] = [:]
         for (token, id) in try #require(root["model"]?["vocab"]?.objectValue) {
             byID[Int(try #require(id.intValue))] = token
@@ -45,7 +47,9 @@ struct GGUFImportTokenizerTests {
         return v
     }
 
-    static func strings(_ a: [String]) -> MetadataValue { .array(a.map { .string($0) }, elementType: .string) }
+    static func strings(_ a: [String]) -> MetadataValue {
+        .array(a.map { .string($0) }, elementType: .string)
+    }
 
     /// GGUF metadata of a fixture: `gpt2` with merges and `pre`, or `llama` with scores that
     /// rank merges as the fixture's merge list does.
@@ -90,13 +94,19 @@ struct GGUFImportTokenizerTests {
     /// Texts of the fixture's recorded cases; for llama3_bpe, without those that hit added
     /// tokens with lstrip/rstrip/single-word flags (a GGUF does not keep those flags).
     static func texts(_ fixture: String) throws -> [String] {
-        let root = try JSON.parse(try String(contentsOfFile: TestPaths.fixture("tokenizers/expected.json"), encoding: .utf8))
+        let root = try JSON.parse(
+            try String(
+                contentsOfFile: TestPaths.fixture("tokenizers/expected.json"), encoding: .utf8))
         let all = (root[fixture]?["cases"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }
         guard fixture == "llama3_bpe" else { return all }
-        return all.filter { t in ![" world", "[CLS]", "lazy", "<|im_end|>"].contains { t.contains($0) } }
+        return all.filter { t in
+            ![" world", "[CLS]", "lazy", "<|im_end|>"].contains { t.contains($0) }
+        }
     }
 
-    @Test("ckpt's own tokenizer reads the rebuilt tokenizer.json and gives the GGUF vocabulary's ids", arguments: cases)
+    @Test(
+        "ckpt's own tokenizer reads the rebuilt tokenizer.json and gives the GGUF vocabulary's ids",
+        arguments: cases)
     func swiftParity(_ c: Case) throws {
         let m = try Self.metadata(c.fixture, model: c.model, pre: c.pre)
         let rebuilt = try GGUFImportTokenizer(metadata: m, contextLength: 128, file: "mem.gguf")
@@ -108,9 +118,12 @@ struct GGUFImportTokenizerTests {
         // qwen2's tokenizer.json normalizes to NFC (as the original does); llama.cpp does not.
         for t in texts
         where c.pre != "qwen2"
-            || Array(t.precomposedStringWithCanonicalMapping.unicodeScalars) == Array(t.unicodeScalars)
+            || Array(t.precomposedStringWithCanonicalMapping.unicodeScalars)
+                == Array(t.unicodeScalars)
         {
-            #expect(ours.encode(t, addSpecialTokens: true) == gguf.encode(t, addSpecialTokens: true), "\(t.debugDescription)")
+            #expect(
+                ours.encode(t, addSpecialTokens: true) == gguf.encode(t, addSpecialTokens: true),
+                "\(t.debugDescription)")
         }
     }
 
@@ -141,7 +154,11 @@ struct GGUFImportTokenizerTests {
             print("mismatches", bad)
             """#
         let r = try Python.run(
-            script, [TestPaths.fixture("tokenizers/\(c.fixture).json"), dir + "/tokenizer.json", dir + "/texts.json"])
+            script,
+            [
+                TestPaths.fixture("tokenizers/\(c.fixture).json"), dir + "/tokenizer.json",
+                dir + "/texts.json",
+            ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("mismatches 0"), "\(r.stdout)")
     }
@@ -150,14 +167,18 @@ struct GGUFImportTokenizerTests {
     func refused() throws {
         var m = try Self.metadata("gpt2_bpe", model: "gpt2", pre: "gpt-2")
         m["tokenizer.ggml.pre"] = .string("default")
-        #expect(throws: ConvertError.self) { try GGUFImportTokenizer(metadata: m, contextLength: nil, file: "x") }
+        #expect(throws: ConvertError.self) {
+            try GGUFImportTokenizer(metadata: m, contextLength: nil, file: "x")
+        }
         m["tokenizer.ggml.pre"] = .string("gpt-2")
         m["tokenizer.ggml.merges"] = .array([.string("nospace")])
-        #expect { try GGUFImportTokenizer(metadata: m, contextLength: nil, file: "x") } throws: { e in
+        #expect { try GGUFImportTokenizer(metadata: m, contextLength: nil, file: "x") } throws: {
+            e in
             "\(e)".contains("tokenizer.ggml.merges[0]")
         }
         m.removeValue(forKey: "tokenizer.ggml.model")
-        #expect { try GGUFImportTokenizer(metadata: m, contextLength: nil, file: "x") } throws: { e in
+        #expect { try GGUFImportTokenizer(metadata: m, contextLength: nil, file: "x") } throws: {
+            e in
             "\(e)".contains("tokenizer.ggml.model")
         }
     }

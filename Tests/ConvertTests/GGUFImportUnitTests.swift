@@ -14,7 +14,9 @@ struct MemoryGGUF: TensorSource {
     var format: CheckpointFormat { .gguf }
 
     func bytes(of tensor: TensorInfo) throws(FormatError) -> ByteSlice {
-        guard let b = data[tensor.name] else { throw FormatError(.invalid("absent"), field: tensor.name) }
+        guard let b = data[tensor.name] else {
+            throw FormatError(.invalid("absent"), field: tensor.name)
+        }
         return b.all
     }
 
@@ -36,7 +38,10 @@ struct MemoryGGUF: TensorSource {
         for (name, shape) in shapes {
             let n = shape.reduce(1, *)
             let values = (0..<n).map { Float($0) }
-            tensors.append(TensorInfo(name: name, type: .dense(.f32), shape: shape)!)
+            guard let info = TensorInfo(name: name, type: .dense(.f32), shape: shape) else {
+                continue
+            }
+            tensors.append(info)
             data[name] = values.withUnsafeBytes { ByteBuffer(copying: $0) }
         }
         return MemoryGGUF(metadata: m, tensors: tensors, data: data)
@@ -65,7 +70,8 @@ struct GGUFImportUnitTests {
     @Test("q/k rows come back in half-split order (inverse of convert_hf_to_gguf's permute)")
     func unpermute() throws {
         let source = MemoryGGUF.llama([
-            ("token_embd.weight", [4, 8]), ("blk.0.attn_q.weight", [8, 8]), ("blk.0.attn_k.weight", [4, 8]),
+            ("token_embd.weight", [4, 8]), ("blk.0.attn_q.weight", [8, 8]),
+            ("blk.0.attn_k.weight", [4, 8]),
             ("blk.0.attn_q.bias", [8]),
         ])
         let imported = try GGUFImportSource(gguf: source, file: "mem.gguf")
@@ -76,14 +82,17 @@ struct GGUFImportUnitTests {
             return h * d + 2 * j + i
         }
         for (name, rows, width, d) in [
-            ("model.layers.0.self_attn.q_proj.weight", 8, 8, 4), ("model.layers.0.self_attn.k_proj.weight", 4, 8, 4),
+            ("model.layers.0.self_attn.q_proj.weight", 8, 8, 4),
+            ("model.layers.0.self_attn.k_proj.weight", 4, 8, 4),
             ("model.layers.0.self_attn.q_proj.bias", 8, 1, 4),
         ] {
             let t = try #require(imported.tensor(named: name))
             let slice = try imported.bytes(of: t)
             let floats = slice.withBytes { Array($0.bindMemory(to: Float.self)) }
             for r in 0..<rows {
-                #expect(floats[r * width] == Float(stored(forHF: r, headRows: d) * width), "\(name) row \(r)")
+                #expect(
+                    floats[r * width] == Float(stored(forHF: r, headRows: d) * width),
+                    "\(name) row \(r)")
             }
         }
         let embed = try #require(imported.tensor(named: "model.embed_tokens.weight"))
@@ -102,7 +111,9 @@ struct GGUFImportUnitTests {
         #expect(i2.dropped["rope_freqs.weight"] != nil)
     }
 
-    @Test("A tensor with no Hugging Face name, or q rows that are not whole heads, is an error naming it")
+    @Test(
+        "A tensor with no Hugging Face name, or q rows that are not whole heads, is an error naming it"
+    )
     func errors() {
         let unknown = MemoryGGUF.llama([("blk.0.attn_sinks.weight", [8])])
         #expect {
@@ -122,7 +133,9 @@ struct GGUFImportUnitTests {
         var p: Llama3RopeRecovery.Parameters
         var theta: Double
         var dim: Int
-        var testDescription: String { "factor \(p.factor) high \(p.high) old \(p.originalContext) dim \(dim)" }
+        var testDescription: String {
+            "factor \(p.factor) high \(p.high) old \(p.originalContext) dim \(dim)"
+        }
         init(_ f: Double, _ high: Double, _ old: Int, _ theta: Double, _ dim: Int) {
             p = .init(factor: f, low: 1, high: high, originalContext: old)
             self.theta = theta
@@ -138,7 +151,8 @@ struct GGUFImportUnitTests {
         ])
     func llama3(_ c: RopeCase) throws {
         let divisors = Llama3RopeRecovery.divisors(c.p, theta: c.theta, dimension: c.dim)
-        let got = try #require(Llama3RopeRecovery.recover(divisors: divisors, theta: c.theta, dimension: c.dim))
+        let got = try #require(
+            Llama3RopeRecovery.recover(divisors: divisors, theta: c.theta, dimension: c.dim))
         #expect(got == c.p)
     }
 
@@ -148,11 +162,14 @@ struct GGUFImportUnitTests {
             .init(factor: 8, low: 1, high: 4, originalContext: 8192), theta: 500000, dimension: 128)
         d[40] *= 1.5
         #expect(Llama3RopeRecovery.recover(divisors: d, theta: 500000, dimension: 128) == nil)
-        #expect(Llama3RopeRecovery.recover(divisors: [1, 1, 1], theta: 500000, dimension: 6) == nil)
+        #expect(
+            Llama3RopeRecovery.recover(divisors: [1, 1, 1], theta: 500000, dimension: 6) == nil)
         #expect(Llama3RopeRecovery.recover(divisors: [.nan, 2], theta: 10000, dimension: 4) == nil)
     }
 
-    @Test("SentencePiece merges are ranked by score, then piece lengths, as generate_merges ranks them")
+    @Test(
+        "SentencePiece merges are ranked by score, then piece lengths, as generate_merges ranks them"
+    )
     func sentencePieceMerges() {
         let tokens = ["a", "b", "c", "ab", "bc", "abc", "▁", "▁a"]
         let scores: [Double] = [0, 0, 0, -1, -2, -3, 0, -0.5]
