@@ -79,10 +79,14 @@ struct GGUFImportSmolLM2Tests {
         let gguf = try #require(TestPaths.model(Self.name))
         let dir = TestPaths.temporaryDirectory("gguf-import-tok")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // Only the side files matter here: a dtype keeps the weights small.
+        // Only the side files matter here: planned, not converted.
         let out = dir + "/hf"
-        _ = try Converter.convert(
-            ConversionRequest(source: gguf, destination: out, format: .hf, dtype: .bf16))
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let request = ConversionRequest(source: gguf, destination: out, format: .hf)
+        let plan = try Planner.plan(request, source: try Checkpoint.open(gguf))
+        let notes = try GGUFImport.writeSideFiles(
+            try #require(plan.ggufImport), plan: plan, directory: out)
+        #expect(notes["tokenizer.json"] == nil)
         let corpusFile = dir + "/corpus.json"
         try MetadataValue.array(Self.corpus.map { .string($0) }).jsonString()
             .write(toFile: corpusFile, atomically: true, encoding: .utf8)
