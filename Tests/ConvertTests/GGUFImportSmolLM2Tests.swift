@@ -49,6 +49,8 @@ struct GGUFImportSmolLM2Tests {
         #expect(m["max_position_embeddings"]?.intValue == 8192)
         #expect(m["eos_token_id"]?.intValue == 2)
 
+        try expectTransformersTensors(out)
+
         let fromGGUF = try ForwardPass.run(model: gguf, tokens: Self.tokens).floats
         let fromHF = try ForwardPass.run(model: out, tokens: Self.tokens).floats
         #expect(fromHF.count == fromGGUF.count)
@@ -163,6 +165,40 @@ struct GGUFImportSmolLM2Tests {
             #expect(values.count == fromGGUF.count)
             // mlx-lm's own kernels on the same affine groups.
             #expect(Self.maxDifference(values, fromGGUF) < 2e-3)
+        }
+    }
+
+    /// Our tensors and config against what transformers' own GGUF loader made of the same file
+    /// (make_gguf_import.py: SHA-256 of each float32 tensor), bit for bit; hashed by Python's
+    /// hashlib over safetensors' numpy view (no torch needed).
+    func expectTransformersTensors(_ out: String) throws {
+        guard Python.available else { return }
+        let reference = try JSON.parse(
+            try String(
+                contentsOfFile: TestPaths.fixture("models/smollm2_transformers_gguf.json"),
+                encoding: .utf8))
+        let script = #"""
+            import sys, json, hashlib, numpy as np
+            from safetensors.numpy import load_file
+            t = load_file(sys.argv[1] + "/model.safetensors")
+            print(json.dumps({k: hashlib.sha256(np.ascontiguousarray(v).astype("<f4").tobytes()).hexdigest()
+                              for k, v in t.items()}))
+            """#
+        let r = try Python.run(script, [out])
+        try #require(r.status == 0, "\(r.stderr)")
+        let ours = try #require(try JSON.parse(r.stdout).objectValue)
+        let want = try #require(reference["tensors"]?.objectValue)
+        #expect(Set(ours.keys) == Set(want.keys))
+        for (name, entry) in want {
+            #expect(ours[name]?.stringValue == entry["sha256"]?.stringValue, "\(name)")
+        }
+        let config = try Checkpoint.open(out).metadata
+        for (key, value) in try #require(reference["config"]?.objectValue) {
+            if let d = value.doubleValue, value.intValue == nil {
+                #expect(config[key]?.doubleValue.map(Float.init) == Float(d), "\(key)")
+            } else {
+                #expect(config[key] == value, "\(key)")
+            }
         }
     }
 }
