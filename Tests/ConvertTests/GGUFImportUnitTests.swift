@@ -176,4 +176,36 @@ struct GGUFImportUnitTests {
         let merges = SentencePieceMerges.generate(tokens: tokens, scores: scores)
         #expect(merges.map { "\($0.0) \($0.1)" } == ["▁ a", "a b", "b c", "ab c", "a bc"])
     }
+
+    @Test("Flipped or cut bytes of a real GGUF: importing either works or throws FormatError")
+    func robustness() throws {
+        let path = TestPaths.fixture("models/llama_gqa.gguf")
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        // The header (metadata and tensor infos) is the first ~1.5 KB; data after it.
+        var variants: [[UInt8]] = []
+        for position in stride(from: 0, to: min(original.count, 2048), by: 7) {
+            var b = original
+            b[position] ^= 0xFF
+            variants.append(b)
+        }
+        for cut in [0, 8, 24, 100, 700, 1500, original.count / 2, original.count - 1] {
+            variants.append(Array(original.prefix(cut)))
+        }
+        var imported = 0
+        for bytes in variants {
+            guard let gguf = try? GGUFFile(buffer: ByteBuffer(copying: bytes, name: "fuzz.gguf"))
+            else {
+                continue
+            }
+            do {
+                let source = try GGUFImportSource(gguf: gguf, file: "fuzz.gguf")
+                for t in source.tensors { _ = try source.bytes(of: t) }
+                imported += 1
+            } catch {
+                // Typed throws: only a FormatError (file, offset, field) can arrive here.
+                #expect(!error.description.isEmpty)
+            }
+        }
+        #expect(imported > 0)
+    }
 }
