@@ -49,6 +49,8 @@ public enum GGUFImportConfig {
         for key in ["bos_token_id", "eos_token_id", "pad_token_id"] {
             if let id = tokenID(m, key) { out[key] = .int64(Int64(id)) }
         }
+        // transformers 5 reads `dtype`, 4 and mlx-lm's tooling `torch_dtype`.
+        out["dtype"] = .string(torchName(dtype))
         out["torch_dtype"] = .string(torchName(dtype))
         out["use_cache"] = .bool(true)
         return out
