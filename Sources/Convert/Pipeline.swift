@@ -56,6 +56,7 @@ public enum Converter {
         progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> ConversionResult {
         let start = DispatchTime.now().uptimeNanoseconds
+        let source = plan.ggufImport ?? source
         let destination = plan.request.destination
         var files: [String] = []
         var read = 0
@@ -78,7 +79,10 @@ public enum Converter {
             var sink = ShardedSafetensorsWriter(
                 directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
             read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
-            if let modelDir = source as? ModelDirectory {
+            if let imported = plan.ggufImport {
+                let written = try GGUFImport.writeSideFiles(imported, plan: plan, directory: dir.path)
+                notes.notes.merge(written) { a, _ in a }
+            } else if let modelDir = source as? ModelDirectory {
                 try dir.copySideFiles(from: modelDir.path)
                 if let q = plan.mlxQuantizationConfig {
                     try dir.writeConfig(ModelConfig.withQuantization(modelDir.configuration, q))
