@@ -16,8 +16,9 @@ public enum CatalogedOperations {
         progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> (result: ConversionResult, entry: CatalogEntry?, warning: String?) {
         let source = try Checkpoint.open(request.source)
-        let plan = try Planner.plan(request, source: source)
-        let result = try Converter.run(plan, source: source, progress: progress)
+        let (input, planned) = try GGUFExport.prepare(request, source: source)
+        let plan = try Planner.plan(planned, source: input)
+        let result = try Converter.run(plan, source: input, progress: progress)
         guard let catalogPath else { return (result, nil, nil) }
         do {
             let catalog = try Catalog(path: catalogPath)

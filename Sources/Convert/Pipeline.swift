@@ -41,8 +41,9 @@ public enum Converter {
     public static func convert(
         _ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> ConversionResult {
-        let source = try Checkpoint.open(request.source)
-        let plan = try Planner.plan(request, source: source)
+        let opened = try Checkpoint.open(request.source)
+        let (source, planned) = try GGUFExport.prepare(request, source: opened)
+        let plan = try Planner.plan(planned, source: source)
         return try run(plan, source: source, progress: progress)
     }
 

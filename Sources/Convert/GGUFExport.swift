@@ -1,0 +1,59 @@
+import Foundation
+import Formats
+import Verify
+
+/// Hugging Face model directory → GGUF that llama.cpp loads (`ckpt convert HF_DIR out.gguf
+/// [--gguf-type T]`): the entry point that swaps the directory for its `GGUFExportSource`
+/// view and proves the embedded tokenizer right before anything is written.
+public enum GGUFExport {
+    /// The source and request to plan with: for a GGUF output from a LLaMA-family `hf`
+    /// directory, the directory's GGUF view and the request without `--dtype` (which the
+    /// view applies to 2-D weights only: norms and biases stay F32, as llama.cpp's converter
+    /// keeps them); otherwise both unchanged.
+    ///
+    /// The tokenizer parity check runs here: the vocabulary about to be embedded, read back
+    /// by ckpt's GGUF tokenizer (llama.cpp's rules), must give the same ids as
+    /// `tokenizer.json` on `TokenizerComparison.probeCorpus`, with and without special tokens.
+    /// - Throws: `FormatError` for a model or tokenizer that cannot be converted,
+    ///   `ConvertError` naming the first probe text on which the tokenizers disagree.
+    public static func prepare(_ request: ConversionRequest, source: any TensorSource) throws
+        -> (source: any TensorSource, request: ConversionRequest)
+    {
+        guard (try? request.resolvedFormat()) == .gguf, let directory = source as? ModelDirectory,
+            directory.format == .hf || directory.format == .mlx
+        else { return (source, request) }
+        if let d = request.dtype, ![.f32, .f16, .bf16].contains(d) {
+            throw ConvertError("--dtype must be f32, f16 or bf16, not \(d.rawValue)")
+        }
+        let view = try GGUFExportSource(directory: directory, weightType: request.dtype)
+        try checkTokenizer(view)
+        var planned = request
+        planned.dtype = nil
+        return (view, planned)
+    }
+
+    /// Fails with the first probe text on which the embedded vocabulary and
+    /// `tokenizer.json` disagree.
+    /// - Throws: `ConvertError` naming the text and both id lists.
+    public static func checkTokenizer(_ view: GGUFExportSource) throws {
+        let path = view.directory.path + "/tokenizer.json"
+        let reference = try Tokenizers.load(tokenizerJSON: path)
+        let candidate = try Tokenizers.load(ggufMetadata: view.metadata, file: "<gguf metadata>")
+        var texts = TokenizerComparison.probeCorpus
+        if view.tokenizerNormalizesNFC {
+            // llama.cpp does not normalize: compare on text already in NFC.
+            texts = texts.map(\.precomposedStringWithCanonicalMapping)
+        }
+        for special in [false, true] {
+            if let m = TokenizerComparison.firstMismatch(
+                reference, candidate, texts: texts, addSpecialTokens: special)
+            {
+                throw ConvertError(
+                    "tokenizer parity check failed\(special ? " (with special tokens)" : ""): "
+                        + "on \(m.text.debugDescription) tokenizer.json gives \(m.reference), "
+                        + "the GGUF vocabulary gives \(m.candidate)",
+                    file: path)
+            }
+        }
+    }
+}
