@@ -206,7 +206,9 @@ enum LlamaCpp {
         let npy = path + ".llamacpp.npy"
         let script = """
             import sys, numpy as np, llama_cpp
-            m = llama_cpp.Llama(model_path=sys.argv[1], logits_all=True, n_ctx=64, n_threads=2, verbose=False)
+            # F32 KV cache (the default F16 cache rounds keys and values).
+            m = llama_cpp.Llama(model_path=sys.argv[1], logits_all=True, n_ctx=64, n_threads=2,
+                                type_k=0, type_v=0, verbose=False)
             m.eval([int(t) for t in sys.argv[3].split(",")])
             np.save(sys.argv[2], np.array(m.scores[: m.n_tokens], dtype=np.float32))
             """
