@@ -18,7 +18,8 @@ public enum CatalogedOperations {
         let source = try Checkpoint.open(request.source)
         let (input, planned) = try GGUFExport.prepare(request, source: source)
         let plan = try Planner.plan(planned, source: input)
-        let result = try Converter.run(plan, source: input, progress: progress)
+        var result = try Converter.run(plan, source: input, progress: progress)
+        result.notes.merge(GGUFExport.notes(of: input)) { a, _ in a }
         guard let catalogPath else { return (result, nil, nil) }
         do {
             let catalog = try Catalog(path: catalogPath)

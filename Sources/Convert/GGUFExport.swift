@@ -25,7 +25,9 @@ public enum GGUFExport {
         if let d = request.dtype, ![.f32, .f16, .bf16].contains(d) {
             throw ConvertError("--dtype must be f32, f16 or bf16, not \(d.rawValue)")
         }
-        let view = try GGUFExportSource(directory: directory, weightType: request.dtype)
+        let view = try GGUFExportSource(
+            directory: directory, weightType: request.dtype,
+            transcodeTo: request.gguf.map(\.preset.baseType))
         try checkTokenizer(view)
         var planned = request
         planned.dtype = nil
@@ -55,5 +57,11 @@ public enum GGUFExport {
                     file: path)
             }
         }
+    }
+
+    /// What happened to an MLX directory's weights on the way (for `ConversionResult.notes`);
+    /// empty for other sources.
+    public static func notes(of source: any TensorSource) -> [String: String] {
+        (source as? GGUFExportSource)?.notes ?? [:]
     }
 }

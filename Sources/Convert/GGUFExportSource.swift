@@ -31,6 +31,11 @@ public struct GGUFExportSource: TensorSource {
     /// Whether `tokenizer.json` normalizes to NFC, which llama.cpp does not do (Qwen2).
     public let tokenizerNormalizesNFC: Bool
     let entries: [String: Entry]
+    let transcoding = TranscodingLog()
+
+    /// For an MLX directory, what happened to each affine weight read so far (transcoded
+    /// exactly, re-quantized or dequantized), by source name.
+    public var notes: [String: String] { transcoding.notes }
 
     /// How one output tensor is made from the directory.
     enum Entry: Sendable {
@@ -39,23 +44,24 @@ public struct GGUFExportSource: TensorSource {
         case tensor(TensorInfo, cast: DType?, permuteHeads: Int?)
         /// Generated values (Llama 3 `rope_freqs.weight`), F32.
         case generated([Float])
+        /// An MLX affine triple, dequantized or transcoded (`AffineWeight.type`).
+        case affine(AffineWeight, permuteHeads: Int?)
     }
 
     /// Opens the GGUF view of `directory`.
     /// - Parameters:
     ///   - weightType: the dtype of 2-D floating weights (`--dtype`); kept as stored when nil.
+    ///   - transcodeTo: for an MLX directory, the block type (Q4_0, Q4_1, Q8_0) its affine
+    ///     g32 weights are moved into without re-quantizing where that is exact; otherwise
+    ///     they are dequantized (to their scales' dtype, which holds the values exactly).
     ///   - name: `general.name`; the directory's name when nil.
     /// - Throws: `FormatError` for a configuration or tokenizer that cannot be converted
     ///   (unknown architecture, tensor without a llama.cpp name, unsupported pre-tokenizer).
-    public init(directory: ModelDirectory, weightType: DType? = nil, name: String? = nil)
-        throws(FormatError)
-    {
+    public init(
+        directory: ModelDirectory, weightType: DType? = nil, transcodeTo: GGMLType? = nil,
+        name: String? = nil
+    ) throws(FormatError) {
         let configFile = directory.path + "/" + ModelDirectory.configurationName
-        guard directory.format == .hf else {
-            throw FormatError(
-                .unsupported("an MLX-quantized directory (dequantize it to --to hf first)"),
-                file: configFile, field: "quantization")
-        }
         let config = try LlamaConfiguration(configuration: directory.configuration, file: configFile)
         let arch = config.family == .qwen2 ? "qwen2" : "llama"
         self.directory = directory
@@ -72,14 +78,27 @@ public struct GGUFExportSource: TensorSource {
             infos.append(info)
             entries[info.name] = .generated(freqs)
         }
+        let affine = try Self.affineWeights(directory, config: config, transcodeTo: transcodeTo)
         for t in directory.tensors {
-            if t.name.hasSuffix(".rotary_emb.inv_freq") { continue }
+            if t.name.hasSuffix(".rotary_emb.inv_freq") || (affine.parts.contains(t.name) && affine.weights[t.name] == nil)
+            {
+                continue
+            }
             if t.name == "lm_head.weight" && config.tieWordEmbeddings { continue }
             let target = LlamaConfiguration.ggufName(t.name)
             guard target != t.name else {
                 throw FormatError(
                     .unsupported("tensor without a llama.cpp name for arch \(arch)"),
                     file: directory.path, field: t.name)
+            }
+            let heads = arch == "llama" ? Self.permutedHeads(t.name, config) : nil
+            if let q = affine.weights[t.name] {
+                guard let info = TensorInfo(name: target, type: q.type, shape: q.shape) else {
+                    throw FormatError(.invalid("shape \(q.shape)"), file: directory.path, field: t.name)
+                }
+                infos.append(info)
+                entries[target] = .affine(q, permuteHeads: heads)
+                continue
             }
             guard case .dense(let dtype) = t.type, dtype.isFloatingPoint, dtype.byteSize != nil
             else {
@@ -91,14 +110,6 @@ public struct GGUFExportSource: TensorSource {
             let keepF32 = t.shape.count <= 1 || target.hasSuffix("_norm.weight")
                 || !target.hasSuffix(".weight")
             let outType: DType = keepF32 ? .f32 : (weightType ?? dtype)
-            var heads: Int?
-            if arch == "llama" {
-                if t.name.hasSuffix("q_proj.weight") || t.name.hasSuffix("q_proj.bias") {
-                    heads = config.headCount
-                } else if t.name.hasSuffix("k_proj.weight") || t.name.hasSuffix("k_proj.bias") {
-                    heads = config.kvHeadCount
-                }
-            }
             if let h = heads, let rows = t.shape.first, rows % (2 * h) != 0 {
                 throw FormatError(
                     .invalid("\(rows) rows are not \(h) heads of an even size"),
@@ -141,6 +152,12 @@ public struct GGUFExportSource: TensorSource {
                 }
             }
             return buffer.all
+        case .affine(let q, let heads):
+            let made = try affineBytes(q, as: tensor)
+            guard let heads else { return made }
+            return try ByteBuffer.make(count: tensor.byteCount, name: made.name) { out throws(FormatError) in
+                Self.permuteRows(made.raw, into: out, rows: tensor.shape.first ?? 1, heads: heads)
+            }.all
         case .tensor(let source, let cast, let heads):
             let raw = try directory.bytes(of: source)
             if cast == nil && heads == nil { return raw }
@@ -163,6 +180,13 @@ public struct GGUFExportSource: TensorSource {
                 Self.permuteRows(castBuffer.raw, into: out, rows: tensor.shape.first ?? 1, heads: heads)
             }.all
         }
+    }
+
+    /// The head count whose Q/K rows `name` permutes for arch `llama` (nil: not permuted).
+    static func permutedHeads(_ name: String, _ config: LlamaConfiguration) -> Int? {
+        if name.hasSuffix("q_proj.weight") || name.hasSuffix("q_proj.bias") { return config.headCount }
+        if name.hasSuffix("k_proj.weight") || name.hasSuffix("k_proj.bias") { return config.kvHeadCount }
+        return nil
     }
 
     /// `LlamaModel.permute` of convert_hf_to_gguf.py on whole rows: in each head of `D`

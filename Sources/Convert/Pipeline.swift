@@ -44,7 +44,9 @@ public enum Converter {
         let opened = try Checkpoint.open(request.source)
         let (source, planned) = try GGUFExport.prepare(request, source: opened)
         let plan = try Planner.plan(planned, source: source)
-        return try run(plan, source: source, progress: progress)
+        var result = try run(plan, source: source, progress: progress)
+        result.notes.merge(GGUFExport.notes(of: source)) { a, _ in a }
+        return result
     }
 
     /// Writes a plan made by `Planner.plan` from `source`.

@@ -188,6 +188,74 @@ struct GGUFExportTests {
         }
     }
 
+    /// Largest |Δ| over largest |logit| of two logit arrays.
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+        let scale = b.map(abs).max() ?? 1
+        return (zip(a, b).map { abs($0 - $1) }.max() ?? .infinity) / scale
+    }
+
+    @Test("an MLX directory: affine g32 moved into Q4_1 exactly, the 8-bit layer dequantized, and llama.cpp runs it", .enabled(if: Python.has("llama_cpp")))
+    func mlxTranscodes() throws {
+        let out = TestPaths.temporaryDirectory("ckpt-ggufout-mlx") + "/llama_mlx.gguf"
+        let result = try Converter.convert(
+            ConversionRequest(
+                source: Self.directory("llama_mlx"), destination: out,
+                gguf: .init(preset: try #require(GGUFPreset(name: "Q4_1"))),
+                // The 8-bit layer to Q8_0 and lm_head left F16, so that only exact blocks and
+                // one 8-bit re-quantization separate the file from the MLX model.
+                overrides: [
+                    try QuantizationOverride(parsing: "ffn_down@0-0=Q8_0"),
+                    try QuantizationOverride(parsing: "^output\\.weight$=F16"),
+                ]))
+        #expect(result.notes["model.layers.1.self_attn.q_proj.weight"] == "transcoded exactly into Q4_1 (no re-quantization)")
+        #expect(result.notes["model.layers.0.mlp.down_proj.weight"]?.hasPrefix("dequantized") == true)
+        let file = try GGUFFile(path: out)
+        #expect(file.tensor(named: "blk.1.attn_q.weight")?.type == .ggml(.Q4_1))
+        #expect(file.tensor(named: "blk.0.attn_norm.weight")?.type == .dense(.f32))
+        // Value for value: the Q4_1 blocks decode to what the affine triple decodes to.
+        let mlx = try ModelDirectory(path: Self.directory("llama_mlx"))
+        let stem = "model.layers.1.mlp.gate_proj"
+        let packed = try #require(mlx.tensor(named: stem + ".weight"))
+        let scales = try #require(mlx.tensor(named: stem + ".scales"))
+        let biases = try #require(mlx.tensor(named: stem + ".biases"))
+        var expected = [Float](repeating: 0, count: 64 * 64)
+        try expected.withUnsafeMutableBufferPointer { out in
+            try Affine.dequantize(
+                packed: try mlx.bytes(of: packed).raw, scales: try mlx.bytes(of: scales).raw,
+                biases: try mlx.bytes(of: biases).raw, dtype: .f32, shape: [64, 64], bits: 4,
+                groupSize: 32, into: out)
+        }
+        let gate = try #require(file.tensor(named: "blk.1.ffn_gate.weight"))
+        var decoded = [Float](repeating: 0, count: 64 * 64)
+        try decoded.withUnsafeMutableBufferPointer { out in
+            try GGMLCodec.dequantize(.Q4_1, try file.bytes(of: gate).raw, into: out)
+        }
+        #expect(decoded == expected)
+
+        let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]
+        let reference = try ForwardPass.run(model: Self.directory("llama_mlx"), tokens: tokens).floats
+        let ours = try ForwardPass.run(model: out, tokens: tokens).floats
+        #expect(Self.relativeError(ours, reference) < 1e-2)
+        let theirs = try LlamaCpp.logits(out, tokens: tokens)
+        // llama.cpp rounds activations to Q8_1 blocks for Q4_1 weights.
+        #expect(Self.relativeError(ours, theirs) < 6e-2)
+    }
+
+    @Test("an MLX directory without --gguf-type is dequantized to its scales' dtype (F32 here)")
+    func mlxDequantizes() throws {
+        let out = TestPaths.temporaryDirectory("ckpt-ggufout-mlx") + "/llama_mlx_f16.gguf"
+        let result = try Converter.convert(
+            ConversionRequest(source: Self.directory("llama_mlx"), destination: out))
+        #expect(result.notes["model.layers.1.self_attn.q_proj.weight"] == "dequantized from affine 4-bit g32")
+        let file = try GGUFFile(path: out)
+        #expect(file.tensor(named: "blk.1.attn_q.weight")?.type == .dense(.f32))
+        let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]
+        let mlx = try ForwardPass.run(model: Self.directory("llama_mlx"), tokens: tokens).floats
+        let ours = try ForwardPass.run(model: out, tokens: tokens).floats
+        // The engine's MLX kernels round scale·q + bias differently from a dense F16 weight.
+        #expect(Self.relativeError(ours, mlx) < 5e-3)
+    }
+
     @Test("a Q4_K_M preset output loads and runs in llama.cpp", .enabled(if: Python.has("llama_cpp")))
     func presetLoads() throws {
         let out = try Self.export("smollm", gguf: GGUFPreset(name: "Q4_K_M"))
