@@ -17,7 +17,8 @@ public enum CatalogedOperations {
     ) throws -> (result: ConversionResult, entry: CatalogEntry?, warning: String?) {
         let source = try Checkpoint.open(request.source)
         let (input, planned) = try GGUFExport.prepare(request, source: source)
-        let plan = try Planner.plan(planned, source: input)
+        var plan = try Planner.plan(planned, source: input)
+        plan.sourceFormat = source.format
         var result = try Converter.run(plan, source: input, progress: progress)
         result.notes.merge(GGUFExport.notes(of: input)) { a, _ in a }
         guard let catalogPath else { return (result, nil, nil) }

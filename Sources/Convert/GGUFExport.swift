@@ -6,8 +6,8 @@ import Verify
 /// [--gguf-type T]`): the entry point that swaps the directory for its `GGUFExportSource`
 /// view and proves the embedded tokenizer right before anything is written.
 public enum GGUFExport {
-    /// The source and request to plan with: for a GGUF output from a LLaMA-family `hf`
-    /// directory, the directory's GGUF view and the request without `--dtype` (which the
+    /// The source and request to plan with: for a GGUF output from a LLaMA-family (`model_type`
+    /// llama, mistral, qwen2) `hf` or `mlx` directory, the directory's GGUF view and the request without `--dtype` (which the
     /// view applies to 2-D weights only: norms and biases stay F32, as llama.cpp's converter
     /// keeps them); otherwise both unchanged.
     ///
@@ -20,8 +20,13 @@ public enum GGUFExport {
         -> (source: any TensorSource, request: ConversionRequest)
     {
         guard (try? request.resolvedFormat()) == .gguf, let directory = source as? ModelDirectory,
-            directory.format == .hf || directory.format == .mlx
-        else { return (source, request) }
+            directory.format == .hf || directory.format == .mlx,
+            let type = directory.configuration["model_type"]?.stringValue,
+            ModelRegistry.llamaModelTypes.contains(type)
+        else {
+            // Other architectures keep the plain tensor-file rule (names as they are).
+            return (source, request)
+        }
         if let d = request.dtype, ![.f32, .f16, .bf16].contains(d) {
             throw ConvertError("--dtype must be f32, f16 or bf16, not \(d.rawValue)")
         }

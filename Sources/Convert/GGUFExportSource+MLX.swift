@@ -34,7 +34,8 @@ extension GGUFExportSource {
             let stem = String(t.name.dropLast(".weight".count))
             guard let scales = directory.tensor(named: stem + ".scales"),
                 let biases = directory.tensor(named: stem + ".biases"),
-                case .dense(let scalesType) = scales.type, [.f32, .f16, .bf16].contains(scalesType),
+                case .dense(let scalesType) = scales.type,
+                [.f32, .f16, .bf16].contains(scalesType),
                 let setting = q.setting(for: stem), t.shape.count == 2
             else {
                 throw FormatError(
@@ -43,20 +44,25 @@ extension GGUFExportSource {
             }
             let columns = t.shape[1] * 32 / setting.bits
             guard setting.bits > 0, setting.groupSize > 0, columns % setting.groupSize == 0,
-                scales.shape == [t.shape[0], columns / setting.groupSize], biases.shape == scales.shape
+                scales.shape == [t.shape[0], columns / setting.groupSize],
+                biases.shape == scales.shape
             else {
                 throw FormatError(
-                    .invalid("shapes \(t.shape), \(scales.shape) do not fit \(setting.bits)-bit groups of \(setting.groupSize)"),
+                    .invalid(
+                        "shapes \(t.shape), \(scales.shape) do not fit \(setting.bits)-bit groups of \(setting.groupSize)"
+                    ),
                     file: directory.path, field: t.name)
             }
             var type = TensorType.dense(scalesType)
-            if let target = transcodeTo, Transcode.ggmlTypes.contains(target), setting.groupSize == 32,
+            if let target = transcodeTo, Transcode.ggmlTypes.contains(target),
+                setting.groupSize == 32,
                 setting.bits == (target == .Q8_0 ? 8 : 4)
             {
                 type = .ggml(target)
             }
             weights[t.name] = AffineWeight(
-                packed: t, scales: scales, biases: biases, scalesType: scalesType, bits: setting.bits,
+                packed: t, scales: scales, biases: biases, scalesType: scalesType,
+                bits: setting.bits,
                 groupSize: setting.groupSize, shape: [t.shape[0], columns], type: type)
             parts.formUnion([t.name, scales.name, biases.name])
         }
@@ -86,13 +92,19 @@ extension GGUFExportSource {
                 packedShape: q.packed.shape, scalesShape: q.scales.shape, dtype: q.scalesType,
                 bits: q.bits, groupSize: q.groupSize)
             let blocks: [UInt8]?
-            do { blocks = try Transcode.affineToGGML(affine, to: target) } catch { throw wrap(error) }
+            do { blocks = try Transcode.affineToGGML(affine, to: target) } catch {
+                throw wrap(error)
+            }
             if let blocks {
-                transcoding.note(q.packed.name, "transcoded exactly into \(target.name) (no re-quantization)")
+                transcoding.note(
+                    tensor.name, "transcoded exactly into \(target.name) (no re-quantization)")
                 return ByteBuffer(copying: blocks, name: name).all
             }
-            transcoding.note(q.packed.name, "re-quantized into \(target.name): its groups are not exact \(target.name) blocks")
-            return try ByteBuffer.make(count: tensor.byteCount, name: name) { out throws(FormatError) in
+            transcoding.note(
+                tensor.name,
+                "re-quantized into \(target.name): its groups are not exact \(target.name) blocks")
+            return try ByteBuffer.make(count: tensor.byteCount, name: name) {
+                out throws(FormatError) in
                 do {
                     try floats.withUnsafeBufferPointer { f throws in
                         try GGMLCodec.quantize(target, f, into: out, allowNonFinite: false)
@@ -100,7 +112,7 @@ extension GGUFExportSource {
                 } catch { throw wrap(error) }
             }.all
         }
-        transcoding.note(q.packed.name, "dequantized from affine \(q.bits)-bit g\(q.groupSize)")
+        transcoding.note(tensor.name, "dequantized from affine \(q.bits)-bit g\(q.groupSize)")
         return try ByteBuffer.make(count: tensor.byteCount, name: name) { out throws(FormatError) in
             do {
                 try floats.withUnsafeBytes { f throws in

@@ -34,7 +34,7 @@ public struct GGUFExportSource: TensorSource {
     let transcoding = TranscodingLog()
 
     /// For an MLX directory, what happened to each affine weight read so far (transcoded
-    /// exactly, re-quantized or dequantized), by source name.
+    /// exactly, re-quantized or dequantized), by GGUF tensor name.
     public var notes: [String: String] { transcoding.notes }
 
     /// How one output tensor is made from the directory.
@@ -62,7 +62,8 @@ public struct GGUFExportSource: TensorSource {
         name: String? = nil
     ) throws(FormatError) {
         let configFile = directory.path + "/" + ModelDirectory.configurationName
-        let config = try LlamaConfiguration(configuration: directory.configuration, file: configFile)
+        let config = try LlamaConfiguration(
+            configuration: directory.configuration, file: configFile)
         let arch = config.family == .qwen2 ? "qwen2" : "llama"
         self.directory = directory
         self.architecture = arch
@@ -73,14 +74,16 @@ public struct GGUFExportSource: TensorSource {
         if case .llama3 = config.rope.scaling {
             let freqs = GGUFExportHParams.llama3RopeFactors(config)
             let info = TensorInfo(
-                name: LlamaConfiguration.ggufRopeFrequencies, type: .dense(.f32), shape: [freqs.count],
+                name: LlamaConfiguration.ggufRopeFrequencies, type: .dense(.f32),
+                shape: [freqs.count],
                 byteCount: 4 * freqs.count)
             infos.append(info)
             entries[info.name] = .generated(freqs)
         }
         let affine = try Self.affineWeights(directory, config: config, transcodeTo: transcodeTo)
         for t in directory.tensors {
-            if t.name.hasSuffix(".rotary_emb.inv_freq") || (affine.parts.contains(t.name) && affine.weights[t.name] == nil)
+            if t.name.hasSuffix(".rotary_emb.inv_freq")
+                || (affine.parts.contains(t.name) && affine.weights[t.name] == nil)
             {
                 continue
             }
@@ -94,7 +97,8 @@ public struct GGUFExportSource: TensorSource {
             let heads = arch == "llama" ? Self.permutedHeads(t.name, config) : nil
             if let q = affine.weights[t.name] {
                 guard let info = TensorInfo(name: target, type: q.type, shape: q.shape) else {
-                    throw FormatError(.invalid("shape \(q.shape)"), file: directory.path, field: t.name)
+                    throw FormatError(
+                        .invalid("shape \(q.shape)"), file: directory.path, field: t.name)
                 }
                 infos.append(info)
                 entries[target] = .affine(q, permuteHeads: heads)
@@ -107,7 +111,8 @@ public struct GGUFExportSource: TensorSource {
                     file: directory.path, field: t.name)
             }
             // convert_hf_to_gguf.py: 1-D tensors, norms and every non-`.weight` tensor are F32.
-            let keepF32 = t.shape.count <= 1 || target.hasSuffix("_norm.weight")
+            let keepF32 =
+                t.shape.count <= 1 || target.hasSuffix("_norm.weight")
                 || !target.hasSuffix(".weight")
             let outType: DType = keepF32 ? .f32 : (weightType ?? dtype)
             if let h = heads, let rows = t.shape.first, rows % (2 * h) != 0 {
@@ -123,7 +128,8 @@ public struct GGUFExportSource: TensorSource {
                     .invalid("two tensors map to \(target)"), file: directory.path, field: t.name)
             }
             infos.append(info)
-            entries[target] = .tensor(t, cast: outType == dtype ? nil : outType, permuteHeads: heads)
+            entries[target] = .tensor(
+                t, cast: outType == dtype ? nil : outType, permuteHeads: heads)
         }
         self.tensors = infos
         self.entries = entries
@@ -148,14 +154,16 @@ public struct GGUFExportSource: TensorSource {
         case .generated(let values):
             let buffer = try ByteBuffer.make(count: 4 * values.count, name: tensor.name) { out in
                 for (i, v) in values.enumerated() {
-                    out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    out.storeBytes(
+                        of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
                 }
             }
             return buffer.all
         case .affine(let q, let heads):
             let made = try affineBytes(q, as: tensor)
             guard let heads else { return made }
-            return try ByteBuffer.make(count: tensor.byteCount, name: made.name) { out throws(FormatError) in
+            return try ByteBuffer.make(count: tensor.byteCount, name: made.name) {
+                out throws(FormatError) in
                 Self.permuteRows(made.raw, into: out, rows: tensor.shape.first ?? 1, heads: heads)
             }.all
         case .tensor(let source, let cast, let heads):
@@ -176,16 +184,22 @@ public struct GGUFExportSource: TensorSource {
                 castBuffer = raw
             }
             guard let heads else { return castBuffer }
-            return try ByteBuffer.make(count: tensor.byteCount, name: name) { out throws(FormatError) in
-                Self.permuteRows(castBuffer.raw, into: out, rows: tensor.shape.first ?? 1, heads: heads)
+            return try ByteBuffer.make(count: tensor.byteCount, name: name) {
+                out throws(FormatError) in
+                Self.permuteRows(
+                    castBuffer.raw, into: out, rows: tensor.shape.first ?? 1, heads: heads)
             }.all
         }
     }
 
     /// The head count whose Q/K rows `name` permutes for arch `llama` (nil: not permuted).
     static func permutedHeads(_ name: String, _ config: LlamaConfiguration) -> Int? {
-        if name.hasSuffix("q_proj.weight") || name.hasSuffix("q_proj.bias") { return config.headCount }
-        if name.hasSuffix("k_proj.weight") || name.hasSuffix("k_proj.bias") { return config.kvHeadCount }
+        if name.hasSuffix("q_proj.weight") || name.hasSuffix("q_proj.bias") {
+            return config.headCount
+        }
+        if name.hasSuffix("k_proj.weight") || name.hasSuffix("k_proj.bias") {
+            return config.kvHeadCount
+        }
         return nil
     }
 
@@ -193,7 +207,8 @@ public struct GGUFExportSource: TensorSource {
     /// rows, output row `2j + i` is input row `i·D/2 + j` (HF's half-split RoPE pairs to
     /// llama.cpp's adjacent pairs). Row bytes are copied, so any dense dtype works.
     static func permuteRows(
-        _ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer, rows: Int, heads: Int
+        _ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer, rows: Int,
+        heads: Int
     ) {
         guard rows > 0, let s = src.baseAddress, let d = dst.baseAddress else { return }
         // The caller checked rows % (2 · heads) == 0 and both buffers hold `rows` rows.

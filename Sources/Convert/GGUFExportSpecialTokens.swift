@@ -24,10 +24,15 @@ struct GGUFExportSpecialTokens {
         var config = Metadata()
         let configPath = directory + "/tokenizer_config.json"
         if FileManager.default.fileExists(atPath: configPath) {
-            config = try JSON.parse(try ByteBuffer(mapping: configPath).all, field: "tokenizer_config.json")
+            config =
+                try JSON.parse(
+                    try ByteBuffer(mapping: configPath).all, field: "tokenizer_config.json"
+                )
                 .objectValue ?? [:]
         }
-        func content(_ v: MetadataValue?) -> String? { v?.stringValue ?? v?["content"]?.stringValue }
+        func content(_ v: MetadataValue?) -> String? {
+            v?.stringValue ?? v?["content"]?.stringValue
+        }
         var ids = Metadata()  // SpecialVocab.special_token_ids, first setter wins
         var flags = Metadata()  // SpecialVocab.add_special_token
         func set(_ type: String, _ id: Int64?) {
@@ -96,7 +101,9 @@ struct GGUFExportSpecialTokens {
             }
         }
         for (type, _) in Self.types {
-            let v = configuration["\(type)_token_id"] ?? configuration["text_config"]?["\(type)_token_id"]
+            let v =
+                configuration["\(type)_token_id"]
+                ?? configuration["text_config"]?["\(type)_token_id"]
             set(type, v?.intValue)
         }
 
@@ -111,7 +118,8 @@ struct GGUFExportSpecialTokens {
         if let template = config["chat_template"]?.stringValue {
             m["tokenizer.chat_template"] = .string(template)
         } else if config["chat_template"] == nil,
-            let text = try? String(contentsOfFile: directory + "/chat_template.jinja", encoding: .utf8)
+            let text = try? String(
+                contentsOfFile: directory + "/chat_template.jinja", encoding: .utf8)
         {
             m["tokenizer.chat_template"] = .string(text)
         }

@@ -77,7 +77,8 @@ struct GGUFExportTokenizer {
         var addedByContent: [String: Int] = [:]
         for (k, t) in (root["added_tokens"]?.arrayValue ?? []).enumerated() {
             guard let i = t["id"]?.intValue, i >= 0, let content = t["content"]?.stringValue else {
-                throw FormatError(.invalid("expected id and content"), file: path, field: "added_tokens[\(k)]")
+                throw FormatError(
+                    .invalid("expected id and content"), file: path, field: "added_tokens[\(k)]")
             }
             added[Int(i)] = (content, t["special"]?.boolValue ?? false)
             byID[Int(i)] = content
@@ -143,10 +144,13 @@ struct GGUFExportTokenizer {
             } else if let pair = e.arrayValue, pair.count == 2, let a = pair[0].stringValue,
                 let b = pair[1].stringValue
             {
-                func encode(_ s: String) -> String { s.replacingOccurrences(of: " ", with: "\u{120}") }
+                func encode(_ s: String) -> String {
+                    s.replacingOccurrences(of: " ", with: "\u{120}")
+                }
                 out.append(encode(a) + " " + encode(b))
             } else {
-                throw FormatError(.invalid("expected \"a b\" or [a, b]"), file: file, field: "model.merges[\(i)]")
+                throw FormatError(
+                    .invalid("expected \"a b\" or [a, b]"), file: file, field: "model.merges[\(i)]")
             }
         }
         return out
@@ -157,7 +161,8 @@ struct GGUFExportTokenizer {
         func refuse() -> FormatError {
             FormatError(
                 .unsupported(
-                    "pre-tokenizer \(pre.jsonString()): no llama.cpp pre-tokenizer splits text this way"),
+                    "pre-tokenizer \(pre.jsonString()): no llama.cpp pre-tokenizer splits text this way"
+                ),
                 file: file, field: "pre_tokenizer")
         }
         func byteLevel(_ n: MetadataValue, regex: Bool) -> Bool {
@@ -185,7 +190,8 @@ struct GGUFExportTokenizer {
             }
         }
         // SmolLM: every digit alone, then GPT-2's split (llama.cpp's `smollm`).
-        if steps[0]["type"]?.stringValue == "Digits", steps[0]["individual_digits"]?.boolValue == true,
+        if steps[0]["type"]?.stringValue == "Digits",
+            steps[0]["individual_digits"]?.boolValue == true,
             byteLevel(steps[1], regex: true)
         {
             return "smollm"

@@ -43,7 +43,8 @@ public enum Converter {
     ) throws -> ConversionResult {
         let opened = try Checkpoint.open(request.source)
         let (source, planned) = try GGUFExport.prepare(request, source: opened)
-        let plan = try Planner.plan(planned, source: source)
+        var plan = try Planner.plan(planned, source: source)
+        plan.sourceFormat = opened.format
         var result = try run(plan, source: source, progress: progress)
         result.notes.merge(GGUFExport.notes(of: source)) { a, _ in a }
         return result

@@ -84,7 +84,9 @@ struct GGUFExportSmolLM2Tests {
         guard let gguf = TestPaths.model(model) else { throw ConvertError("no model") }
         let dir = TestPaths.temporaryDirectory("ckpt-smollm2-hf") + "/SmolLM2-135M-Instruct"
         let r = try Python.run(toHF, [gguf, dir])
-        guard r.status == 0 else { throw ConvertError("gguf → hf failed: \(r.stderr.suffix(2000))") }
+        guard r.status == 0 else {
+            throw ConvertError("gguf → hf failed: \(r.stderr.suffix(2000))")
+        }
         return dir
     }
 
@@ -93,7 +95,8 @@ struct GGUFExportSmolLM2Tests {
         let out = TestPaths.temporaryDirectory("ckpt-smollm2-gguf") + "/out-\(preset).gguf"
         _ = try Converter.convert(
             ConversionRequest(
-                source: dir, destination: out, gguf: GGUFPreset(name: preset).map { .init(preset: $0) }))
+                source: dir, destination: out,
+                gguf: GGUFPreset(name: preset).map { .init(preset: $0) }))
         return out
     }
 
@@ -119,7 +122,9 @@ struct GGUFExportSmolLM2Tests {
             #expect(ours.metadata[key] == value, "\(key)")
         }
         #expect(Set(ours.tensors.map(\.name)) == Set(original.tensors.map(\.name)))
-        for t in original.tensors { #expect(ours.tensor(named: t.name)?.shape == t.shape, "\(t.name)") }
+        for t in original.tensors {
+            #expect(ours.tensor(named: t.name)?.shape == t.shape, "\(t.name)")
+        }
     }
 
     @Test("llama.cpp tokenizes as tokenizer.json and as the original GGUF", .enabled(if: enabled))
@@ -141,15 +146,21 @@ struct GGUFExportSmolLM2Tests {
                 assert hf is None or ids == hf.encode(t, add_special_tokens=False).ids, t
             print("ok", hf is not None)
             """
-        let texts = MetadataValue.array(TokenizerComparison.probeCorpus.map { .string($0) }).jsonString()
+        let texts = MetadataValue.array(TokenizerComparison.probeCorpus.map { .string($0) })
+            .jsonString()
         let r = try Python.run(
             script,
-            [out, try #require(TestPaths.model(Self.model)), try Self.hfDirectory.get() + "/tokenizer.json", texts])
+            [
+                out, try #require(TestPaths.model(Self.model)),
+                try Self.hfDirectory.get() + "/tokenizer.json", texts,
+            ])
         #expect(r.status == 0, "\(r.stderr.suffix(2000))")
         #expect(r.stdout.hasPrefix("ok"))
     }
 
-    @Test("llama.cpp's logits equal the engine's on the exported file", .enabled(if: enabled), arguments: ["F32", "Q8_0"])
+    @Test(
+        "llama.cpp's logits equal the engine's on the exported file", .enabled(if: enabled),
+        arguments: ["F32", "Q8_0"])
     func logits(preset: String) throws {
         let out = try #require(Self.exports[preset]).get()
         let tokens: [Int32] = [1, 9690, 198, 2683, 359, 253, 5356, 5646, 2, 198]

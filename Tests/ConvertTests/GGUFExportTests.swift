@@ -16,7 +16,9 @@ struct GGUFExportTests {
     static func directory(_ name: String) -> String { TestPaths.fixture("gguf_export/\(name)") }
 
     /// Converts fixture `name` into a fresh temporary GGUF.
-    static func export(_ name: String, gguf: GGUFPreset? = nil, dtype: DType? = nil) throws -> String {
+    static func export(_ name: String, gguf: GGUFPreset? = nil, dtype: DType? = nil) throws
+        -> String
+    {
         let out = TestPaths.temporaryDirectory("ckpt-ggufout") + "/\(name).gguf"
         _ = try Converter.convert(
             ConversionRequest(
@@ -37,7 +39,9 @@ struct GGUFExportTests {
         }
     }
 
-    @Test("tensors have llama.cpp's names, types, shapes and the converter's bytes", arguments: fixtures)
+    @Test(
+        "tensors have llama.cpp's names, types, shapes and the converter's bytes",
+        arguments: fixtures)
     func tensorsMatchReference(name: String) throws {
         let ours = try GGUFFile(path: try Self.export(name))
         let reference = try GGUFFile(path: TestPaths.fixture("gguf_export/\(name).reference.gguf"))
@@ -50,13 +54,17 @@ struct GGUFExportTests {
             if r.name == LlamaConfiguration.ggufRopeFrequencies {
                 // Computed in float32 by both; pow may differ in the last place.
                 let x = a.raw.bindMemory(to: Float.self), y = b.raw.bindMemory(to: Float.self)
-                for i in 0..<x.count { #expect(abs(x[i] - y[i]) <= 1e-6 * abs(y[i]), "\(r.name)[\(i)]") }
+                for i in 0..<x.count {
+                    #expect(abs(x[i] - y[i]) <= 1e-6 * abs(y[i]), "\(r.name)[\(i)]")
+                }
             } else {
                 #expect(a == b, "\(r.name) bytes")
             }
         }
         if name == "llama" { #expect(ours.tensor(named: "rope_freqs.weight") != nil) }
-        if name == "smollm" || name == "qwen2" { #expect(ours.tensor(named: "output.weight") == nil) }
+        if name == "smollm" || name == "qwen2" {
+            #expect(ours.tensor(named: "output.weight") == nil)
+        }
     }
 
     @Test("Q/K rows are interleaved per head as LlamaModel.permute does")
@@ -65,7 +73,9 @@ struct GGUFExportTests {
         let src: [Float] = [0, 1, 2, 3, 10, 11, 12, 13]
         var dst = [Float](repeating: -1, count: 8)
         src.withUnsafeBytes { s in
-            dst.withUnsafeMutableBytes { d in GGUFExportSource.permuteRows(s, into: d, rows: 8, heads: 2) }
+            dst.withUnsafeMutableBytes { d in
+                GGUFExportSource.permuteRows(s, into: d, rows: 8, heads: 2)
+            }
         }
         #expect(dst == [0, 2, 1, 3, 10, 12, 11, 13])
     }
@@ -78,7 +88,8 @@ struct GGUFExportTests {
         #expect(try name(#"{"type":"ByteLevel","add_prefix_space":false}"#) == "gpt-2")
         #expect(
             try name(
-                #"{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}]}"#)
+                #"{"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},{"type":"ByteLevel","add_prefix_space":false,"use_regex":true}]}"#
+            )
                 == "smollm")
         let error = #expect(throws: FormatError.self) {
             _ = try name(#"{"type":"Whitespace"}"#)
@@ -95,19 +106,24 @@ struct GGUFExportTests {
         try FileManager.default.copyItem(atPath: Self.directory("smollm"), toPath: dir)
         // tokenizer_config asks for a BOS that tokenizer.json's post-processor never adds.
         let configPath = dir + "/tokenizer_config.json"
-        var config = try #require(try JSON.parse(String(contentsOfFile: configPath, encoding: .utf8)).objectValue)
+        var config = try #require(
+            try JSON.parse(String(contentsOfFile: configPath, encoding: .utf8)).objectValue)
         config["add_bos_token"] = .bool(true)
-        try MetadataValue.object(config).jsonString().write(toFile: configPath, atomically: true, encoding: .utf8)
+        try MetadataValue.object(config).jsonString().write(
+            toFile: configPath, atomically: true, encoding: .utf8)
         let out = dir + ".gguf"
         let error = #expect(throws: ConvertError.self) {
             _ = try Converter.convert(ConversionRequest(source: dir, destination: out))
         }
-        #expect(error?.message.contains("tokenizer parity check failed (with special tokens)") == true)
+        #expect(
+            error?.message.contains("tokenizer parity check failed (with special tokens)") == true)
         #expect(error?.message.contains("\"Hello world\"") == true)
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
-    @Test("gguf-py reads the output: names, types, shapes, values and metadata as the reference", .enabled(if: Python.available), arguments: fixtures)
+    @Test(
+        "gguf-py reads the output: names, types, shapes, values and metadata as the reference",
+        .enabled(if: Python.available), arguments: fixtures)
     func ggufPyReads(name: String) throws {
         let out = try Self.export(name)
         let script = """
@@ -125,12 +141,15 @@ struct GGUFExportTests {
                 assert np.allclose(np.asarray(u.data, dtype=np.float64), np.asarray(t.data, dtype=np.float64), rtol=1e-6, atol=0), t.name
             print("ok", len(fa), len(ta))
             """
-        let r = try Python.run(script, [out, TestPaths.fixture("gguf_export/\(name).reference.gguf")])
+        let r = try Python.run(
+            script, [out, TestPaths.fixture("gguf_export/\(name).reference.gguf")])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("ok"))
     }
 
-    @Test("llama.cpp tokenizes the probe texts to tokenizer.json's ids", .enabled(if: Python.has("llama_cpp")), arguments: fixtures)
+    @Test(
+        "llama.cpp tokenizes the probe texts to tokenizer.json's ids",
+        .enabled(if: Python.has("llama_cpp")), arguments: fixtures)
     func llamaCppTokenizes(name: String) throws {
         let out = try Self.export(name)
         let script = """
@@ -146,7 +165,11 @@ struct GGUFExportTests {
             print("ok")
             """
         let r = try Python.run(
-            script, [out, TestPaths.fixture("gguf_export/\(name).tokens.json"), name == "qwen2" ? "1" : "0"])
+            script,
+            [
+                out, TestPaths.fixture("gguf_export/\(name).tokens.json"),
+                name == "qwen2" ? "1" : "0",
+            ])
         #expect(r.status == 0, "\(r.stderr.suffix(2000))")
         #expect(r.stdout.hasPrefix("ok"))
     }
@@ -165,11 +188,14 @@ struct GGUFExportTests {
         .dense(.f32): 1e-3, .dense(.f16): 3e-3, .dense(.bf16): 2e-2, .ggml(.Q8_0): 6e-2,
     ]
 
-    @Test("llama.cpp's logits equal the engine's on the same file", .enabled(if: Python.has("llama_cpp")), arguments: logitCases)
+    @Test(
+        "llama.cpp's logits equal the engine's on the same file",
+        .enabled(if: Python.has("llama_cpp")), arguments: logitCases)
     func logitsMatchEngine(name: String, variant: String) throws {
         let out = try Self.export(
             name, gguf: GGUFPreset(name: variant), dtype: variant == "f32" ? .f32 : nil)
-        let weights = try #require(try GGUFFile(path: out).tensor(named: "blk.0.attn_q.weight")).type
+        let weights = try #require(try GGUFFile(path: out).tensor(named: "blk.0.attn_q.weight"))
+            .type
         let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]
         let ours = try ForwardPass.run(model: out, tokens: tokens).floats
         let theirs = try LlamaCpp.logits(out, tokens: tokens)
@@ -182,7 +208,8 @@ struct GGUFExportTests {
         // tolerance.
         let vocab = ours.count / tokens.count
         for p in 0..<tokens.count {
-            let a = ours[(p * vocab)..<((p + 1) * vocab)], b = theirs[(p * vocab)..<((p + 1) * vocab)]
+            let a = ours[(p * vocab)..<((p + 1) * vocab)],
+                b = theirs[(p * vocab)..<((p + 1) * vocab)]
             let best = try #require(b.max()), pick = try #require(a.indices.max { a[$0] < a[$1] })
             #expect(b[pick] >= best - tolerance * scale, "position \(p)")
         }
@@ -194,7 +221,9 @@ struct GGUFExportTests {
         return (zip(a, b).map { abs($0 - $1) }.max() ?? .infinity) / scale
     }
 
-    @Test("an MLX directory: affine g32 moved into Q4_1 exactly, the 8-bit layer dequantized, and llama.cpp runs it", .enabled(if: Python.has("llama_cpp")))
+    @Test(
+        "an MLX directory: affine g32 moved into Q4_1 exactly, the 8-bit layer dequantized, and llama.cpp runs it",
+        .enabled(if: Python.has("llama_cpp")))
     func mlxTranscodes() throws {
         let out = TestPaths.temporaryDirectory("ckpt-ggufout-mlx") + "/llama_mlx.gguf"
         let result = try Converter.convert(
@@ -207,8 +236,10 @@ struct GGUFExportTests {
                     try QuantizationOverride(parsing: "ffn_down@0-0=Q8_0"),
                     try QuantizationOverride(parsing: "^output\\.weight$=F16"),
                 ]))
-        #expect(result.notes["model.layers.1.self_attn.q_proj.weight"] == "transcoded exactly into Q4_1 (no re-quantization)")
-        #expect(result.notes["model.layers.0.mlp.down_proj.weight"]?.hasPrefix("dequantized") == true)
+        #expect(
+            result.notes["blk.1.attn_q.weight"]
+                == "transcoded exactly into Q4_1 (no re-quantization)")
+        #expect(result.notes["blk.0.ffn_down.weight"]?.hasPrefix("dequantized") == true)
         let file = try GGUFFile(path: out)
         #expect(file.tensor(named: "blk.1.attn_q.weight")?.type == .ggml(.Q4_1))
         #expect(file.tensor(named: "blk.0.attn_norm.weight")?.type == .dense(.f32))
@@ -233,7 +264,8 @@ struct GGUFExportTests {
         #expect(decoded == expected)
 
         let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]
-        let reference = try ForwardPass.run(model: Self.directory("llama_mlx"), tokens: tokens).floats
+        let reference = try ForwardPass.run(model: Self.directory("llama_mlx"), tokens: tokens)
+            .floats
         let ours = try ForwardPass.run(model: out, tokens: tokens).floats
         #expect(Self.relativeError(ours, reference) < 1e-2)
         let theirs = try LlamaCpp.logits(out, tokens: tokens)
@@ -246,7 +278,7 @@ struct GGUFExportTests {
         let out = TestPaths.temporaryDirectory("ckpt-ggufout-mlx") + "/llama_mlx_f16.gguf"
         let result = try Converter.convert(
             ConversionRequest(source: Self.directory("llama_mlx"), destination: out))
-        #expect(result.notes["model.layers.1.self_attn.q_proj.weight"] == "dequantized from affine 4-bit g32")
+        #expect(result.notes["blk.1.attn_q.weight"] == "dequantized from affine 4-bit g32")
         let file = try GGUFFile(path: out)
         #expect(file.tensor(named: "blk.1.attn_q.weight")?.type == .dense(.f32))
         let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]
@@ -256,7 +288,8 @@ struct GGUFExportTests {
         #expect(Self.relativeError(ours, mlx) < 5e-3)
     }
 
-    @Test("a Q4_K_M preset output loads and runs in llama.cpp", .enabled(if: Python.has("llama_cpp")))
+    @Test(
+        "a Q4_K_M preset output loads and runs in llama.cpp", .enabled(if: Python.has("llama_cpp")))
     func presetLoads() throws {
         let out = try Self.export("smollm", gguf: GGUFPreset(name: "Q4_K_M"))
         let file = try GGUFFile(path: out)
@@ -281,7 +314,9 @@ enum LlamaCpp {
             np.save(sys.argv[2], np.array(m.scores[: m.n_tokens], dtype=np.float32))
             """
         let r = try Python.run(script, [path, npy, tokens.map(String.init).joined(separator: ",")])
-        guard r.status == 0 else { throw ConvertError("llama.cpp failed: \(r.stderr.suffix(2000))") }
+        guard r.status == 0 else {
+            throw ConvertError("llama.cpp failed: \(r.stderr.suffix(2000))")
+        }
         let array = try NPYFile(path: npy)
         let info = try #require(array.tensors.first)
         return try array.bytes(of: info).withBytes { Array($0.bindMemory(to: Float.self)) }
