@@ -67,6 +67,16 @@ struct GGUFExportTests {
         }
     }
 
+    @Test("--dtype f16 casts the 2-D weights only: norms stay F32, file type 1 (MOSTLY_F16)")
+    func dtypeCastsWeightsOnly() throws {
+        let file = try GGUFFile(path: try Self.export("llama", dtype: .f16))
+        #expect(file.tensor(named: "blk.0.attn_q.weight")?.type == .dense(.f16))
+        #expect(file.tensor(named: "token_embd.weight")?.type == .dense(.f16))
+        #expect(file.tensor(named: "blk.0.attn_norm.weight")?.type == .dense(.f32))
+        #expect(file.tensor(named: "rope_freqs.weight")?.type == .dense(.f32))
+        #expect(file.metadata["general.file_type"] == .uint32(1))
+    }
+
     @Test("Q/K rows are interleaved per head as LlamaModel.permute does")
     func permutation() {
         // 2 heads of 4 rows, 1 column: rows h·4 + (0,1,2,3) → (0,2,1,3) within each head.
