@@ -259,15 +259,15 @@ struct GGUFExportTests {
         let packed = try #require(mlx.tensor(named: stem + ".weight"))
         let scales = try #require(mlx.tensor(named: stem + ".scales"))
         let biases = try #require(mlx.tensor(named: stem + ".biases"))
-        var expected = [Float](repeating: 0, count: 64 * 64)
+        var expected = [Float](repeating: 0, count: 64 * 32)
         try expected.withUnsafeMutableBufferPointer { out in
             try Affine.dequantize(
                 packed: try mlx.bytes(of: packed).raw, scales: try mlx.bytes(of: scales).raw,
-                biases: try mlx.bytes(of: biases).raw, dtype: .f32, shape: [64, 64], bits: 4,
+                biases: try mlx.bytes(of: biases).raw, dtype: .f32, shape: [64, 32], bits: 4,
                 groupSize: 32, into: out)
         }
         let gate = try #require(file.tensor(named: "blk.1.ffn_gate.weight"))
-        var decoded = [Float](repeating: 0, count: 64 * 64)
+        var decoded = [Float](repeating: 0, count: 64 * 32)
         try decoded.withUnsafeMutableBufferPointer { out in
             try GGMLCodec.dequantize(.Q4_1, try file.bytes(of: gate).raw, into: out)
         }
