@@ -22,7 +22,7 @@ public enum GGUFExport {
         guard (try? request.resolvedFormat()) == .gguf, let directory = source as? ModelDirectory,
             directory.format == .hf || directory.format == .mlx,
             let type = directory.configuration["model_type"]?.stringValue,
-            ModelRegistry.llamaModelTypes.contains(type)
+            ModelRegistry.llamaModelTypes.contains(type) || type == "bert"
         else {
             // Other architectures keep the plain tensor-file rule (names as they are).
             return (source, request)
@@ -30,12 +30,17 @@ public enum GGUFExport {
         if let d = request.dtype, ![.f32, .f16, .bf16].contains(d) {
             throw ConvertError("--dtype must be f32, f16 or bf16, not \(d.rawValue)")
         }
+        var planned = request
+        planned.dtype = nil
+        if type == "bert", directory.format == .hf {
+            let view = try GGUFBertExportSource(directory: directory, weightType: request.dtype)
+            try checkTokenizer(metadata: view.metadata, directory: directory.path, nfc: false)
+            return (view, planned)
+        }
         let view = try GGUFExportSource(
             directory: directory, weightType: request.dtype,
             transcodeTo: request.gguf.map(\.preset.baseType))
         try checkTokenizer(view)
-        var planned = request
-        planned.dtype = nil
         return (view, planned)
     }
 
@@ -43,11 +48,19 @@ public enum GGUFExport {
     /// `tokenizer.json` disagree.
     /// - Throws: `ConvertError` naming the text and both id lists.
     public static func checkTokenizer(_ view: GGUFExportSource) throws {
-        let path = view.directory.path + "/tokenizer.json"
+        try checkTokenizer(
+            metadata: view.metadata, directory: view.directory.path,
+            nfc: view.tokenizerNormalizesNFC)
+    }
+
+    /// The parity check of `metadata`'s vocabulary against `directory`'s `tokenizer.json`;
+    /// `nfc`: probe with NFC text (the reference normalizes to it, llama.cpp does not).
+    static func checkTokenizer(metadata: Metadata, directory: String, nfc: Bool) throws {
+        let path = directory + "/tokenizer.json"
         let reference = try Tokenizers.load(tokenizerJSON: path)
-        let candidate = try Tokenizers.load(ggufMetadata: view.metadata, file: "<gguf metadata>")
+        let candidate = try Tokenizers.load(ggufMetadata: metadata, file: "<gguf metadata>")
         var texts = TokenizerComparison.probeCorpus
-        if view.tokenizerNormalizesNFC {
+        if nfc {
             // llama.cpp does not normalize: compare on text already in NFC.
             texts = texts.map(\.precomposedStringWithCanonicalMapping)
         }
