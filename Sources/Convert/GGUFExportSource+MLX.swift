@@ -18,14 +18,16 @@ extension GGUFExportSource {
         var groupSize: Int
         /// The unpacked shape [rows, columns].
         var shape: [Int]
-        /// `.ggml(T)` when asked to transcode into T, else `.dense(scalesType)`.
+        /// `.ggml(T)` when asked to transcode into T, else dense in `--dtype` or the scales'
+        /// dtype (which holds the dequantized values exactly).
         var type: TensorType
     }
 
     /// The affine weights of `directory` by packed-weight name, and the names of the tensors
     /// they consume (weights, scales, biases).
     static func affineWeights(
-        _ directory: ModelDirectory, config: LlamaConfiguration, transcodeTo: GGMLType?
+        _ directory: ModelDirectory, config: LlamaConfiguration, transcodeTo: GGMLType?,
+        weightType: DType?
     ) throws(FormatError) -> (weights: [String: AffineWeight], parts: Set<String>) {
         guard directory.format == .mlx, let q = config.quantization else { return ([:], []) }
         var weights: [String: AffineWeight] = [:]
@@ -53,7 +55,7 @@ extension GGUFExportSource {
                     ),
                     file: directory.path, field: t.name)
             }
-            var type = TensorType.dense(scalesType)
+            var type = TensorType.dense(weightType ?? scalesType)
             if let target = transcodeTo, Transcode.ggmlTypes.contains(target),
                 setting.groupSize == 32,
                 setting.bits == (target == .Q8_0 ? 8 : 4)
@@ -113,10 +115,13 @@ extension GGUFExportSource {
             }.all
         }
         transcoding.note(tensor.name, "dequantized from affine \(q.bits)-bit g\(q.groupSize)")
+        guard case .dense(let dense) = tensor.type else {
+            throw FormatError(.invalid("\(tensor.type) is not a dense type"), file: name)
+        }
         return try ByteBuffer.make(count: tensor.byteCount, name: name) { out throws(FormatError) in
             do {
                 try floats.withUnsafeBytes { f throws in
-                    try Scalars.convert(f, from: .f32, to: q.scalesType, into: out)
+                    try Scalars.convert(f, from: .f32, to: dense, into: out)
                 }
             } catch { throw wrap(error) }
         }.all

@@ -80,7 +80,8 @@ public struct GGUFExportSource: TensorSource {
             infos.append(info)
             entries[info.name] = .generated(freqs)
         }
-        let affine = try Self.affineWeights(directory, config: config, transcodeTo: transcodeTo)
+        let affine = try Self.affineWeights(
+            directory, config: config, transcodeTo: transcodeTo, weightType: weightType)
         for t in directory.tensors {
             if t.name.hasSuffix(".rotary_emb.inv_freq")
                 || (affine.parts.contains(t.name) && affine.weights[t.name] == nil)

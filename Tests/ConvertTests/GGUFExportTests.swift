@@ -294,6 +294,12 @@ struct GGUFExportTests {
         let tokens: [Int32] = [1, 5, 17, 100, 42, 99, 3, 127, 64, 8]
         let mlx = try ForwardPass.run(model: Self.directory("llama_mlx"), tokens: tokens).floats
         let ours = try ForwardPass.run(model: out, tokens: tokens).floats
+        let f16 = TestPaths.temporaryDirectory("ckpt-ggufout-mlx") + "/llama_mlx_f16.gguf"
+        _ = try Converter.convert(
+            ConversionRequest(source: Self.directory("llama_mlx"), destination: f16, dtype: .f16))
+        let half = try GGUFFile(path: f16)
+        #expect(half.tensor(named: "blk.1.attn_q.weight")?.type == .dense(.f16))
+        #expect(half.tensor(named: "blk.1.attn_norm.weight")?.type == .dense(.f32))
         // The engine's MLX kernels round scale·q + bias differently from a dense F16 weight.
         #expect(Self.relativeError(ours, mlx) < 5e-3)
     }
