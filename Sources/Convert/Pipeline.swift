@@ -43,9 +43,12 @@ public enum Converter {
     public static func convert(
         _ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> ConversionResult {
-        let source = try Checkpoint.open(request.source)
-        let plan = try Planner.plan(request, source: source)
+        let opened = try Checkpoint.open(request.source)
+        let (source, planned) = try GGUFExport.prepare(request, source: opened)
+        var plan = try Planner.plan(planned, source: source)
+        plan.sourceFormat = opened.format
         var result = try run(plan, source: source, progress: progress)
+        result.notes.merge(GGUFExport.notes(of: source)) { a, _ in a }
         result.lint = Linter.lintOutput(request.destination)
         return result
     }

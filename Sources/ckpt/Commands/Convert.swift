@@ -12,6 +12,11 @@ struct Convert: ParsableCommand {
             Examples:
               ckpt convert model.gguf model.safetensors --dtype bf16
               ckpt convert weights.npz weights.gguf --dtype f16
+              ckpt convert SmolLM2-135M/ smollm2.gguf --gguf-type Q4_K_M
+            A Llama / SmolLM2 / Mistral / Qwen2 / BERT directory (hf, or mlx: affine weights
+            dequantized or moved exactly into Q4_0/Q4_1/Q8_0) becomes the GGUF llama.cpp's
+            converter writes, tokenizer included; the conversion fails if the embedded
+            vocabulary does not tokenize like tokenizer.json.
             """)
 
     @Argument(help: "The source checkpoint (any format ckpt reads).")
