@@ -71,15 +71,17 @@ public enum Converter {
             files = [destination]
         case .mlx, .hf:
             let dir = try StagingDirectory(destination: destination)
-            var sink = ShardedSafetensorsWriter(
-                directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
-            read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
-            if let modelDir = source as? ModelDirectory {
-                try dir.copySideFiles(from: modelDir.path)
-                if let q = plan.mlxQuantizationConfig {
-                    try dir.writeConfig(ModelConfig.withQuantization(modelDir.configuration, q))
-                }
+            if plan.format == .mlx {
+                var sink = MLXDirectoryWriter(
+                    directory: dir.path, maxShardBytes: plan.request.maxShardBytes,
+                    totalParameters: plan.totalParameters)
+                read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
+            } else {
+                var sink = ShardedSafetensorsWriter(
+                    directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
+                read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
             }
+            try DirectoryOutput.finish(dir, plan: plan, source: source)
             files = try dir.commit()
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -152,6 +154,14 @@ public enum Converter {
                         try q.packed.withUnsafeBytes { b throws in try sink.write(t.outputs[0], bytes: b) }
                         try q.scales.withUnsafeBytes { b throws in try sink.write(t.outputs[1], bytes: b) }
                         try q.biases.withUnsafeBytes { b throws in try sink.write(t.outputs[2], bytes: b) }
+                    case .dequantizeAffine(let bits, let groupSize, let scales, let to):
+                        try MLXTensorSteps.dequantizeAffine(
+                            t, packed: raw, bits: bits, groupSize: groupSize, scales: scales, to: to,
+                            source: source, scratch: scratch) { out throws in try sink.write(t.output, bytes: out) }
+                    case .permute(let permutation, let from, let to):
+                        try MLXTensorSteps.permute(
+                            t, raw, permutation: permutation, from: from, to: to, scratch: scratch
+                        ) { out throws in try sink.write(t.output, bytes: out) }
                     case .quantizeGGML(let type):
                         let floats = try Transform.floats(raw, type: t.source.type, scratch: scratch)
                         let out = scratch.output(t.output.byteCount)
