@@ -12,6 +12,7 @@ struct Convert: ParsableCommand {
             Examples:
               ckpt convert model.gguf model.safetensors --dtype bf16
               ckpt convert weights.npz weights.gguf --dtype f16
+              ckpt convert hf-model/ mlx-model/ --to mlx --bits 4 --dry-run
             """)
 
     @Argument(help: "The source checkpoint (any format ckpt reads).")
@@ -52,6 +53,14 @@ struct Convert: ParsableCommand {
     @Flag(help: "Quantize NaN/Inf weights instead of refusing them.")
     var allowNonFinite = false
 
+    @Option(help: ArgumentHelp(
+        "Convolution-weight layout of the output: pytorch (out, in, k...) or mlx (out, k..., in). Default: mlx for --to mlx, pytorch for hf and gguf, the source's for plain files. Convolution weights are the floating *.weight tensors of rank 3-5; an MLX directory or a safetensors file with metadata format=mlx is read as MLX layout, anything else as PyTorch. ConvTranspose weights are not recognised.",
+        valueName: "layout"))
+    var layout: WeightLayout?
+
+    @Flag(help: "Print the plan (each tensor: source, output names, dtypes, bytes; totals) and write nothing.")
+    var dryRun = false
+
     @Flag(help: "Print the result as one JSON document on stdout.")
     var json = false
 
@@ -68,6 +77,12 @@ struct Convert: ParsableCommand {
             allowNonFinite: allowNonFinite,
             overrides: try overrides.map { spec throws in try QuantizationOverride(parsing: spec, groupSize: groupSize) })
         request.errorReport = errorReport
+        request.layout = layout
+        if dryRun {
+            let plan = try Converter.plan(request)
+            print(json ? PlanReport.json(plan).jsonString() : PlanReport.text(plan))
+            return
+        }
         let bar = ProgressBar()
         let (result, entry, warning) = try CatalogedOperations.convert(request, catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
@@ -85,6 +100,7 @@ struct Convert: ParsableCommand {
 
 extension OutputFormat: ExpressibleByArgument {}
 extension MLXRecipe: ExpressibleByArgument {}
+extension WeightLayout: ExpressibleByArgument {}
 
 /// `--gguf-type`: a ggml type or a llama-quantize preset name.
 struct GGUFPresetArgument: ExpressibleByArgument {
