@@ -38,6 +38,11 @@ extension Planner {
         }
         let dequantize = triples != nil && format != .mlx && request.affine == nil
         if dequantize, let triples {
+            if request.gguf != nil {
+                throw ConvertError(
+                    "--gguf-type from MLX affine layers: convert to hf (dequantize) first, then to GGUF",
+                    file: request.source)
+            }
             tensors.removeAll { triples.companions.contains($0.name) }
         }
         let from = ConvLayout.sourceLayout(source)
@@ -60,6 +65,11 @@ extension Planner {
                     throw ConvertError("tensor '\(t.name)': scales are not dense", file: request.source)
                 }
                 let to = request.dtype ?? .f32
+                guard canHold(format, to) else {
+                    throw ConvertError(
+                        "tensor '\(t.name)': \(format.rawValue) cannot hold \(to.rawValue); add --dtype f32 or --dtype f16",
+                        file: request.destination)
+                }
                 guard let out = TensorInfo(name: t.name, type: .dense(to), shape: layer.shape) else {
                     throw ConvertError("tensor '\(t.name)': shape \(layer.shape) does not fit \(to.rawValue)", file: request.source)
                 }
