@@ -27,20 +27,25 @@ struct AffineTriples {
 
     init(tensors: [TensorInfo], config: Metadata, file: String) throws(ConvertError) {
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let quantization = config["quantization"]?.objectValue ?? config["quantization_config"]?.objectValue
+        let quantization =
+            config["quantization"]?.objectValue ?? config["quantization_config"]?.objectValue
         for t in tensors where t.name.hasSuffix(".weight") && t.type == .dense(.u32) {
             let module = String(t.name.dropLast(".weight".count))
-            guard let scales = byName[module + ".scales"], let biases = byName[module + ".biases"] else { continue }
+            guard let scales = byName[module + ".scales"], let biases = byName[module + ".biases"]
+            else { continue }
             guard let packedLast = t.shape.last, let groups = scales.shape.last, groups > 0,
                 scales.shape == biases.shape, scales.shape.dropLast() == t.shape.dropLast(),
-                case .dense(let sd) = scales.type, [.f32, .f16, .bf16].contains(sd), scales.type == biases.type
+                case .dense(let sd) = scales.type, [.f32, .f16, .bf16].contains(sd),
+                scales.type == biases.type
             else {
                 throw ConvertError(
                     "tensor '\(t.name)': packed \(t.shape), scales \(scales.shape) \(scales.type), biases \(biases.shape) \(biases.type) are not an MLX affine triple",
                     file: file)
             }
             func fitting(_ pairs: [(Int, Int)]) -> [(Int, Int)] {
-                pairs.filter { b, g in (packedLast * 32) % b == 0 && (packedLast * 32 / b) == groups * g }
+                pairs.filter { b, g in
+                    (packedLast * 32) % b == 0 && (packedLast * 32 / b) == groups * g
+                }
             }
             var fits: [(Int, Int)] = []
             if let entry = quantization?[module]?.objectValue ?? quantization,
@@ -57,14 +62,17 @@ struct AffineTriples {
                 fits = fitting(all)
             }
             guard fits.count == 1, let (bits, group) = fits.first else {
-                let why = fits.isEmpty ? "do not fit" : "fit several (bits, group size) pairs: \(fits)"
+                let why =
+                    fits.isEmpty ? "do not fit" : "fit several (bits, group size) pairs: \(fits)"
                 throw ConvertError(
                     "tensor '\(t.name)': packed \(t.shape) with scales \(scales.shape) \(why) the quantization config; add a per-module entry to config.json's \"quantization\"",
                     file: file)
             }
             var shape = t.shape
             shape[shape.count - 1] = packedLast * 32 / bits
-            layers[t.name] = Layer(weight: t, scales: scales, biases: biases, bits: bits, groupSize: group, shape: shape)
+            layers[t.name] = Layer(
+                weight: t, scales: scales, biases: biases, bits: bits, groupSize: group,
+                shape: shape)
             companions.insert(scales.name)
             companions.insert(biases.name)
         }

@@ -27,7 +27,9 @@ public enum ConvLayout {
         }
     }
 
-    static func targetLayout(_ format: OutputFormat, request: ConversionRequest, source: WeightLayout) -> WeightLayout {
+    static func targetLayout(
+        _ format: OutputFormat, request: ConversionRequest, source: WeightLayout
+    ) -> WeightLayout {
         if let l = request.layout { return l }
         switch format {
         case .mlx: return .mlx
@@ -61,11 +63,14 @@ public enum ConvLayout {
         into dst: UnsafeMutableRawBufferPointer
     ) throws(ConvertError) {
         let n = shape.reduce(1, *)
-        guard src.count == n * elementSize, dst.count == n * elementSize, permutation.count == shape.count,
+        guard src.count == n * elementSize, dst.count == n * elementSize,
+            permutation.count == shape.count,
             Set(permutation) == Set(shape.indices)
         else { throw ConvertError("permute: \(src.count) bytes do not hold shape \(shape)") }
         var srcStrides = [Int](repeating: 1, count: shape.count)
-        for i in stride(from: shape.count - 2, through: 0, by: -1) { srcStrides[i] = srcStrides[i + 1] * shape[i + 1] }
+        for i in stride(from: shape.count - 2, through: 0, by: -1) {
+            srcStrides[i] = srcStrides[i + 1] * shape[i + 1]
+        }
         let outShape = permutation.map { shape[$0] }
         let strides = permutation.map { srcStrides[$0] }
         var index = [Int](repeating: 0, count: shape.count)

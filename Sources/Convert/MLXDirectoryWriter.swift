@@ -76,14 +76,16 @@ struct MLXDirectoryWriter: TensorSink {
 
     mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
         guard let s = shardOf[tensor.name] else {
-            throw FormatError(.invalid("tensor is not in the plan"), file: directory, field: tensor.name)
+            throw FormatError(
+                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
         }
         try writers[s].write(tensor, bytes: bytes)
     }
 
     mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region? {
         guard let s = shardOf[tensor.name] else {
-            throw FormatError(.invalid("tensor is not in the plan"), file: directory, field: tensor.name)
+            throw FormatError(
+                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
         }
         return try writers[s].region(for: tensor)
     }

@@ -25,7 +25,8 @@ public enum MLXLMConventions {
     public static func sanitize(_ tensors: [TensorInfo], config: Metadata) -> [TensorInfo] {
         let tied = tiesEmbeddings(config)
         return tensors.filter { t in
-            !t.name.contains("self_attn.rotary_emb.inv_freq") && !(tied && t.name == "lm_head.weight")
+            !t.name.contains("self_attn.rotary_emb.inv_freq")
+                && !(tied && t.name == "lm_head.weight")
         }
     }
 
@@ -68,14 +69,17 @@ public enum MLXLMConventions {
         case "bias": leaf = 3
         default: leaf = 4
         }
-        if parts.count >= 3, parts[0] == "model", parts[1] == "embed_tokens" { return [0, 0, 0, leaf] }
+        if parts.count >= 3, parts[0] == "model", parts[1] == "embed_tokens" {
+            return [0, 0, 0, leaf]
+        }
         if parts.count >= 5, parts[0] == "model", parts[1] == "layers", let i = Int(parts[2]) {
             let inner = parts[3...].dropLast().joined(separator: ".")
-            let within = [
-                "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                "mlp.gate_proj", "mlp.down_proj", "mlp.up_proj", "input_layernorm",
-                "post_attention_layernorm",
-            ].firstIndex(of: inner) ?? 9
+            let within =
+                [
+                    "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                    "mlp.gate_proj", "mlp.down_proj", "mlp.up_proj", "input_layernorm",
+                    "post_attention_layernorm",
+                ].firstIndex(of: inner) ?? 9
             return [1, i, within, leaf]
         }
         if parts.count >= 3, parts[0] == "model", parts[1] == "norm" { return [2, 0, 0, leaf] }
@@ -90,7 +94,9 @@ public enum MLXLMConventions {
     /// transformers-5 config (`rope_parameters` and no `rope_theta`) the RoPE settings are
     /// also written as top-level `rope_theta` / `rope_scaling` (cli.md), which mlx-lm 0.32
     /// reads instead of `rope_parameters`.
-    public static func config(_ source: Metadata, directory: String?, quantization: Metadata?) -> Metadata {
+    public static func config(_ source: Metadata, directory: String?, quantization: Metadata?)
+        -> Metadata
+    {
         var c = source
         if let directory, let eos = generationEOS(directory) { c["eos_token_id"] = eos }
         c.removeValue(forKey: "_name_or_path")
@@ -140,6 +146,7 @@ public enum MLXLMConventions {
     public static func configText(_ config: Metadata) -> String {
         var sorted = Metadata()
         for k in config.keys.sorted() { sorted[k] = config[k] }
-        return MetadataValue.object(sorted).jsonString(pretty: true, sortKeys: false, indentWidth: 4)
+        return MetadataValue.object(sorted).jsonString(
+            pretty: true, sortKeys: false, indentWidth: 4)
     }
 }

@@ -20,16 +20,20 @@ public enum PlanReport {
                 "source": .string(t.source.name),
                 "source_dtype": .string(t.source.type.description),
                 "source_shape": shape(t.source.shape),
-                "source_bytes": .int64(Int64(t.source.byteCount + t.companions.reduce(0) { $0 + $1.byteCount })),
+                "source_bytes": .int64(
+                    Int64(t.source.byteCount + t.companions.reduce(0) { $0 + $1.byteCount })),
                 "action": .string(t.action.description),
-                "outputs": .array(t.outputs.map { out in
-                    .object([
-                        "name": .string(out.name), "dtype": .string(out.type.description),
-                        "shape": shape(out.shape), "bytes": .int64(Int64(out.byteCount)),
-                    ])
-                }),
+                "outputs": .array(
+                    t.outputs.map { out in
+                        .object([
+                            "name": .string(out.name), "dtype": .string(out.type.description),
+                            "shape": shape(out.shape), "bytes": .int64(Int64(out.byteCount)),
+                        ])
+                    }),
             ]
-            if !t.companions.isEmpty { o["companions"] = .array(t.companions.map { .string($0.name) }) }
+            if !t.companions.isEmpty {
+                o["companions"] = .array(t.companions.map { .string($0.name) })
+            }
             if let note = t.note { o["note"] = .string(note) }
             return .object(o)
         }
@@ -61,7 +65,8 @@ public enum PlanReport {
         for t in plan.tensors {
             for (i, out) in t.outputs.enumerated() {
                 let from = "\(t.source.name) \(t.source.type.description) \(t.source.shape)"
-                var line = "\(from) → \(out.name) \(out.type.description) \(out.shape) \(out.byteCount) B"
+                var line =
+                    "\(from) → \(out.name) \(out.type.description) \(out.shape) \(out.byteCount) B"
                 if i == 0 { line += "  [\(t.action.description)]" }
                 if i == 0, let note = t.note { line += "  (\(note))" }
                 lines.append(line)
@@ -74,7 +79,9 @@ public enum PlanReport {
     }
 
     static func sourceBytes(_ plan: ConversionPlan) -> Int {
-        plan.tensors.reduce(0) { $0 + $1.source.byteCount + $1.companions.reduce(0) { $0 + $1.byteCount } }
+        plan.tensors.reduce(0) {
+            $0 + $1.source.byteCount + $1.companions.reduce(0) { $0 + $1.byteCount }
+        }
     }
 }
 

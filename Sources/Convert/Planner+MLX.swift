@@ -19,15 +19,20 @@ extension Planner {
         var layoutTarget: WeightLayout?
     }
 
-    static func prepareMLX(_ request: ConversionRequest, source: any TensorSource, format: OutputFormat)
+    static func prepareMLX(
+        _ request: ConversionRequest, source: any TensorSource, format: OutputFormat
+    )
         throws(ConvertError) -> MLXPreparation
     {
         var tensors = source.tensors
         var effective = request
         if format == .mlx, source.format != .mlx, let dir = source as? ModelDirectory {
             // mlx_lm.convert: Model.sanitize, the config's dtype, the module order.
-            tensors = MLXLMConventions.moduleOrder(MLXLMConventions.sanitize(tensors, config: dir.configuration))
-            if effective.dtype == nil { effective.dtype = MLXLMConventions.defaultDType(dir.configuration) }
+            tensors = MLXLMConventions.moduleOrder(
+                MLXLMConventions.sanitize(tensors, config: dir.configuration))
+            if effective.dtype == nil {
+                effective.dtype = MLXLMConventions.defaultDType(dir.configuration)
+            }
         }
         var triples: AffineTriples?
         let hasPacked = tensors.contains { $0.type == .dense(.u32) && $0.name.hasSuffix(".weight") }
@@ -62,7 +67,8 @@ extension Planner {
         if let layer = prep.triples?.layers[t.name] {
             if prep.dequantizeTriples {
                 guard case .dense(let scales) = layer.scales.type else {
-                    throw ConvertError("tensor '\(t.name)': scales are not dense", file: request.source)
+                    throw ConvertError(
+                        "tensor '\(t.name)': scales are not dense", file: request.source)
                 }
                 let to = request.dtype ?? .f32
                 guard canHold(format, to) else {
@@ -70,12 +76,16 @@ extension Planner {
                         "tensor '\(t.name)': \(format.rawValue) cannot hold \(to.rawValue); add --dtype f32 or --dtype f16",
                         file: request.destination)
                 }
-                guard let out = TensorInfo(name: t.name, type: .dense(to), shape: layer.shape) else {
-                    throw ConvertError("tensor '\(t.name)': shape \(layer.shape) does not fit \(to.rawValue)", file: request.source)
+                guard let out = TensorInfo(name: t.name, type: .dense(to), shape: layer.shape)
+                else {
+                    throw ConvertError(
+                        "tensor '\(t.name)': shape \(layer.shape) does not fit \(to.rawValue)",
+                        file: request.source)
                 }
                 var p = PlannedTensor(
                     source: t, outputs: [out],
-                    action: .dequantizeAffine(bits: layer.bits, groupSize: layer.groupSize, scales: scales, to: to),
+                    action: .dequantizeAffine(
+                        bits: layer.bits, groupSize: layer.groupSize, scales: scales, to: to),
                     note: nil)
                 p.companions = [layer.scales, layer.biases]
                 p.parameterCount = out.elementCount
@@ -85,12 +95,15 @@ extension Planner {
             p.parameterCount = layer.shape.reduce(1, *)
             return p
         }
-        if let target = prep.layoutTarget, ConvLayout.isConvolutionWeight(t), case .dense(let d) = t.type {
+        if let target = prep.layoutTarget, ConvLayout.isConvolutionWeight(t),
+            case .dense(let d) = t.type
+        {
             // Convolution weights are never quantized (mlx-lm quantizes Linear and Embedding).
             var p = try plan(t, choice: .keep, request: request, format: format)
             let perm = ConvLayout.permutation(rank: t.shape.count, to: target)
             guard case .dense(let outType) = p.output.type,
-                let out = TensorInfo(name: p.output.name, type: p.output.type, shape: perm.map { t.shape[$0] })
+                let out = TensorInfo(
+                    name: p.output.name, type: p.output.type, shape: perm.map { t.shape[$0] })
             else { return p }
             p.outputs = [out]
             p.action = .permute(perm, from: d, to: outType)

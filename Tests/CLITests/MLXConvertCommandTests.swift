@@ -32,14 +32,16 @@ struct MLXConvertCommandTests {
 
     static let cases: [Case] = ["llama_gqa", "mistral", "qwen2"].flatMap { m in
         [
-            [], ["--bits", "4"], ["--bits", "8", "--group-size", "32"], ["--bits", "3", "--group-size", "128"],
+            [], ["--bits", "4"], ["--bits", "8", "--group-size", "32"],
+            ["--bits", "3", "--group-size", "128"],
             ["--bits", "2", "--mlx-recipe", "mixed_2_6"],
             ["--bits", "4", "--group-size", "32", "--mlx-recipe", "mixed_3_6"],
         ].map { Case(model: m, options: $0) }
     }
 
-    @Test("--to mlx writes mlx_lm.convert's tensors (bytes), names, shards, index and config; mlx_lm.load gives its logits",
-          arguments: cases)
+    @Test(
+        "--to mlx writes mlx_lm.convert's tensors (bytes), names, shards, index and config; mlx_lm.load gives its logits",
+        arguments: cases)
     func matchesMLXLM(_ c: Case) throws {
         let dir = TestPaths.temporaryDirectory()
         let src = TestPaths.fixture("models/" + c.model)
@@ -51,7 +53,9 @@ struct MLXConvertCommandTests {
         #expect(check.stdout.contains("ok"))
     }
 
-    @Test("a pytorch_model.bin source with tied embeddings converts as mlx_lm.convert does its safetensors copy (no lm_head)")
+    @Test(
+        "a pytorch_model.bin source with tied embeddings converts as mlx_lm.convert does its safetensors copy (no lm_head)"
+    )
     func tiedTorchSource() throws {
         let dir = TestPaths.temporaryDirectory()
         let src = TestPaths.fixture("models/llama_tied")
@@ -61,19 +65,23 @@ struct MLXConvertCommandTests {
         _ = try ckpt([src, dir + "/ours", "--to", "mlx", "--bits", "4"])
         let check = try oracle(["check", dir + "/ref", dir + "/ours"])
         #expect(check.status == 0, "\(check.stderr)")
-        let index = try String(contentsOfFile: dir + "/ours/model.safetensors.index.json", encoding: .utf8)
+        let index = try String(
+            contentsOfFile: dir + "/ours/model.safetensors.index.json", encoding: .utf8)
         #expect(!index.contains("lm_head"))
     }
 
-    @Test("torch_dtype casts as mlx_lm.convert does; generation_config's eos_token_id goes into config; side files are copied unchanged",
-          arguments: [[], ["--bits", "4"]])
+    @Test(
+        "torch_dtype casts as mlx_lm.convert does; generation_config's eos_token_id goes into config; side files are copied unchanged",
+        arguments: [[], ["--bits", "4"]])
     func dtypeAndSideFiles(_ options: [String]) throws {
         let dir = TestPaths.temporaryDirectory()
         let src = dir + "/src"
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
         let fixture = TestPaths.fixture("models/llama_gqa")
-        try FileManager.default.copyItem(atPath: fixture + "/model.safetensors", toPath: src + "/model.safetensors")
-        let prepare = try Python.run("""
+        try FileManager.default.copyItem(
+            atPath: fixture + "/model.safetensors", toPath: src + "/model.safetensors")
+        let prepare = try Python.run(
+            """
             import json, sys
             fixture, src = sys.argv[1], sys.argv[2]
             c = json.load(open(fixture + "/config.json"))
@@ -93,7 +101,9 @@ struct MLXConvertCommandTests {
         #expect(check.status == 0, "\(check.stderr)")
         for name in ["generation_config.json", "tokenizer_config.json", "chat_template.jinja"] {
             let a = FileManager.default.contents(atPath: src + "/" + name)
-            #expect(a != nil && a == FileManager.default.contents(atPath: dir + "/ours/" + name), "\(name)")
+            #expect(
+                a != nil && a == FileManager.default.contents(atPath: dir + "/ours/" + name),
+                "\(name)")
         }
         let config = try String(contentsOfFile: dir + "/ours/config.json", encoding: .utf8)
         #expect(!config.contains("_name_or_path"))
@@ -104,7 +114,8 @@ struct MLXConvertCommandTests {
     func ropeTopLevel() throws {
         let dir = TestPaths.temporaryDirectory()
         _ = try ckpt([TestPaths.fixture("models/qwen2"), dir + "/ours", "--to", "mlx"])
-        let r = try Python.run("""
+        let r = try Python.run(
+            """
             import json, sys
             c = json.load(open(sys.argv[1] + "/config.json"))
             assert c["rope_theta"] == 1000000.0, c.get("rope_theta")
@@ -115,8 +126,9 @@ struct MLXConvertCommandTests {
         #expect(r.status == 0, "\(r.stderr)")
     }
 
-    @Test("MLX → HF dequantizes each affine triple bit for bit as mx.dequantize, per-layer bits included",
-          arguments: [[], ["--dtype", "bf16"], ["--dtype", "f16"]])
+    @Test(
+        "MLX → HF dequantizes each affine triple bit for bit as mx.dequantize, per-layer bits included",
+        arguments: [[], ["--dtype", "bf16"], ["--dtype", "f16"]])
     func mlxToHF(_ options: [String]) throws {
         let dir = TestPaths.temporaryDirectory()
         let fixture = TestPaths.fixture("models/llama_gqa_mlx")
@@ -124,7 +136,10 @@ struct MLXConvertCommandTests {
         var r = try oracle(["dequant", fixture, dir + "/a"])
         #expect(r.status == 0, "\(r.stderr)")
         // A recipe with BF16 scales and 3- and 6-bit layers.
-        _ = try ckpt([TestPaths.fixture("models/qwen2"), dir + "/q", "--to", "mlx", "--bits", "4", "--mlx-recipe", "mixed_3_6"])
+        _ = try ckpt([
+            TestPaths.fixture("models/qwen2"), dir + "/q", "--to", "mlx", "--bits", "4",
+            "--mlx-recipe", "mixed_3_6",
+        ])
         _ = try ckpt([dir + "/q", dir + "/b", "--to", "hf"] + options)
         r = try oracle(["dequant", dir + "/q", dir + "/b"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -132,8 +147,9 @@ struct MLXConvertCommandTests {
         #expect(!index.contains(".scales") && !index.contains(".biases"))
     }
 
-    @Test("convolution weights move to (out, k..., in): mlx.nn Conv1d/Conv2d/Linear on our MLX output give torch's outputs",
-          arguments: ["convnet.bin", "convnet.safetensors"])
+    @Test(
+        "convolution weights move to (out, k..., in): mlx.nn Conv1d/Conv2d/Linear on our MLX output give torch's outputs",
+        arguments: ["convnet.bin", "convnet.safetensors"])
     func convolutions(_ file: String) throws {
         let dir = TestPaths.temporaryDirectory()
         let fixtures = TestPaths.fixture("convnet")
@@ -141,8 +157,11 @@ struct MLXConvertCommandTests {
         let r = try oracle(["conv", dir + "/mlx", fixtures])
         #expect(r.status == 0, "\(r.stderr)")
         // And back: MLX layout (safetensors metadata format=mlx) to PyTorch gives the source.
-        _ = try ckpt([dir + "/mlx/model.safetensors", dir + "/back.safetensors", "--layout", "pytorch"])
-        let back = try Python.run("""
+        _ = try ckpt([
+            dir + "/mlx/model.safetensors", dir + "/back.safetensors", "--layout", "pytorch",
+        ])
+        let back = try Python.run(
+            """
             import sys, numpy as np
             from safetensors.numpy import load_file
             a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
@@ -154,7 +173,8 @@ struct MLXConvertCommandTests {
         #expect(back.status == 0, "\(back.stderr)")
     }
 
-    @Test("--dry-run prints every tensor and the totals and writes nothing", arguments: [false, true])
+    @Test(
+        "--dry-run prints every tensor and the totals and writes nothing", arguments: [false, true])
     func dryRun(json: Bool) throws {
         let dir = TestPaths.temporaryDirectory()
         let src = TestPaths.fixture("models/qwen2")
@@ -167,23 +187,32 @@ struct MLXConvertCommandTests {
             let doc = try #require(try CLI.json(r) as? [String: Any])
             let tensors = try #require(doc["tensors"] as? [[String: Any]])
             #expect(tensors.count == 27)
-            let q = try #require(tensors.first { $0["source"] as? String == "model.layers.0.self_attn.q_proj.weight" })
+            let q = try #require(
+                tensors.first {
+                    $0["source"] as? String == "model.layers.0.self_attn.q_proj.weight"
+                })
             let outputs = try #require(q["outputs"] as? [[String: Any]])
-            #expect(outputs.map { $0["name"] as? String } == [
-                "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.q_proj.scales",
-                "model.layers.0.self_attn.q_proj.biases",
-            ])
+            #expect(
+                outputs.map { $0["name"] as? String } == [
+                    "model.layers.0.self_attn.q_proj.weight",
+                    "model.layers.0.self_attn.q_proj.scales",
+                    "model.layers.0.self_attn.q_proj.biases",
+                ])
             #expect(outputs.map { $0["dtype"] as? String } == ["U32", "BF16", "BF16"])
             let totals = try #require(doc["totals"] as? [String: Any])
             // The plan's totals are what the conversion then writes.
             _ = try ckpt([src, dir + "/out", "--to", "mlx", "--bits", "4"])
             let index = try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/model.safetensors.index.json")))
+                with: Data(
+                    contentsOf: URL(fileURLWithPath: dir + "/out/model.safetensors.index.json")))
             let meta = try #require((index as? [String: Any])?["metadata"] as? [String: Any])
             #expect(totals["output_bytes"] as? Int == meta["total_size"] as? Int)
             #expect(totals["parameters"] as? Int == meta["total_parameters"] as? Int)
         } else {
-            #expect(r.stdout.contains("model.layers.1.mlp.down_proj.weight BF16 [64, 64] → model.layers.1.mlp.down_proj.scales"))
+            #expect(
+                r.stdout.contains(
+                    "model.layers.1.mlp.down_proj.weight BF16 [64, 64] → model.layers.1.mlp.down_proj.scales"
+                ))
             #expect(r.stdout.contains("nothing written"))
             #expect(r.stdout.contains("total: 27 source tensors"))
         }
