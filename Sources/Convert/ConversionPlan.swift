@@ -17,6 +17,12 @@ public enum TensorAction: Sendable, Hashable, CustomStringConvertible {
     /// GGUF Q4_0 / Q4_1 / Q8_0 blocks moved into MLX affine g32 groups without re-quantizing,
     /// when that is exact (checked per tensor); otherwise dequantized and re-quantized.
     case transcodeToAffine(from: GGMLType, dtype: DType)
+    /// MLX affine triple (`x.weight` codes with the planned tensor's `companions`
+    /// `x.scales`, `x.biases`) decoded to a dense dtype, equal to `mx.dequantize`.
+    case dequantizeAffine(bits: Int, groupSize: Int, scales: DType, to: DType)
+    /// Axes permuted (a convolution weight between PyTorch and MLX layouts), then cast when
+    /// `from` differs from `to`.
+    case permute([Int], from: DType, to: DType)
 
     public var description: String {
         switch self {
@@ -26,6 +32,9 @@ public enum TensorAction: Sendable, Hashable, CustomStringConvertible {
         case .quantizeAffine(let b, let g, _): "quantize affine \(b)-bit g\(g)"
         case .quantizeGGML(let t): "quantize \(t.name)"
         case .transcodeToAffine(let t, _): "transcode \(t.name) → affine \(t == .Q8_0 ? 8 : 4)-bit g32"
+        case .dequantizeAffine(let b, let g, _, let d): "dequantize affine \(b)-bit g\(g) → \(d.rawValue)"
+        case .permute(let p, let a, let b):
+            "permute \(p.map(String.init).joined(separator: ","))" + (a == b ? "" : ", cast \(a.rawValue) → \(b.rawValue)")
         }
     }
 }
@@ -39,6 +48,11 @@ public struct PlannedTensor: Sendable {
     /// Why the chosen type differs from the one asked for (llama-quantize's row-length
     /// fallback), if it does.
     public var note: String?
+    /// Further source tensors the action reads (an affine triple's scales and biases).
+    public var companions: [TensorInfo] = []
+    /// Parameters the output holds as mlx-lm counts them (`get_total_parameters`): the
+    /// source's elements, whatever the encoding; zero for an affine triple's scales and biases.
+    public var parameterCount: Int?
 
     /// The main output (the only one, except for affine quantization).
     public var output: TensorInfo { outputs[0] }
@@ -57,6 +71,10 @@ public struct ConversionPlan: Sendable {
     /// The source as planned when a LLaMA-family GGUF becomes an hf/mlx directory (Hugging
     /// Face names, q/k rows un-permuted): `Converter.run` reads this instead of the GGUF.
     public var ggufImport: GGUFImportSource? = nil
+    /// Parameters of the model (`metadata.total_parameters` of an MLX index).
+    public var totalParameters: Int {
+        tensors.reduce(0) { $0 + ($1.parameterCount ?? $1.source.elementCount) }
+    }
 
     /// Output tensors in writing order.
     public var outputs: [TensorInfo] { tensors.flatMap(\.outputs) }

@@ -41,6 +41,9 @@ public struct ConversionRequest: Sendable {
     public var overrides: [QuantizationOverride]
     /// Measure each quantized tensor's error against its source (`--error-report`).
     public var errorReport: Bool = false
+    /// Convolution-weight layout of the output (`--layout`); nil: MLX for `--to mlx`,
+    /// PyTorch for hf and GGUF, the source's otherwise (`ConvLayout`).
+    public var layout: WeightLayout? = nil
 
     /// `--bits`, `--group-size` and an optional mixed recipe.
     public struct AffineOptions: Sendable, Hashable {
@@ -109,6 +112,7 @@ extension ConversionRequest {
             if g.pure { parts.append("--pure") }
         }
         for o in overrides { parts += ["--override", o.description] }
+        if let l = layout { parts += ["--layout", l.rawValue] }
         if allowNonFinite { parts.append("--allow-non-finite") }
         return parts.joined(separator: " ")
     }

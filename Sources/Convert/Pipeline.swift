@@ -43,14 +43,21 @@ public enum Converter {
     public static func convert(
         _ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> ConversionResult {
-        let opened = try Checkpoint.open(request.source)
-        let (source, planned) = try GGUFExport.prepare(request, source: opened)
-        var plan = try Planner.plan(planned, source: source)
-        plan.sourceFormat = opened.format
+        let (plan, source) = try prepare(request)
         var result = try run(plan, source: source, progress: progress)
         result.notes.merge(GGUFExport.notes(of: source)) { a, _ in a }
         result.lint = Linter.lintOutput(request.destination)
         return result
+    }
+
+    /// Opens the source and plans the conversion, reading headers only: the plan and the
+    /// source to stream it from (for a GGUF output of a model directory, its llama.cpp view).
+    public static func prepare(_ request: ConversionRequest) throws -> (plan: ConversionPlan, source: any TensorSource) {
+        let opened = try Checkpoint.open(request.source)
+        let (source, planned) = try GGUFExport.prepare(request, source: opened)
+        var plan = try Planner.plan(planned, source: source)
+        plan.sourceFormat = opened.format
+        return (plan, source)
     }
 
     /// Writes a plan made by `Planner.plan` from `source`.
@@ -79,17 +86,21 @@ public enum Converter {
             files = [destination]
         case .mlx, .hf:
             let dir = try StagingDirectory(destination: destination)
-            var sink = ShardedSafetensorsWriter(
-                directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
-            read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
+            if plan.format == .mlx {
+                var sink = MLXDirectoryWriter(
+                    directory: dir.path, maxShardBytes: plan.request.maxShardBytes,
+                    totalParameters: plan.totalParameters)
+                read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
+            } else {
+                var sink = ShardedSafetensorsWriter(
+                    directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
+                read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
+            }
             if let imported = plan.ggufImport {
                 let written = try GGUFImport.writeSideFiles(imported, plan: plan, directory: dir.path)
                 notes.notes.merge(written) { a, _ in a }
-            } else if let modelDir = source as? ModelDirectory {
-                try dir.copySideFiles(from: modelDir.path)
-                if let q = plan.mlxQuantizationConfig {
-                    try dir.writeConfig(ModelConfig.withQuantization(modelDir.configuration, q))
-                }
+            } else {
+                try DirectoryOutput.finish(dir, plan: plan, source: source)
             }
             files = try dir.commit()
         }
@@ -163,6 +174,14 @@ public enum Converter {
                         try q.packed.withUnsafeBytes { b throws in try sink.write(t.outputs[0], bytes: b) }
                         try q.scales.withUnsafeBytes { b throws in try sink.write(t.outputs[1], bytes: b) }
                         try q.biases.withUnsafeBytes { b throws in try sink.write(t.outputs[2], bytes: b) }
+                    case .dequantizeAffine(let bits, let groupSize, let scales, let to):
+                        try MLXTensorSteps.dequantizeAffine(
+                            t, packed: raw, bits: bits, groupSize: groupSize, scales: scales, to: to,
+                            source: source, scratch: scratch) { out throws in try sink.write(t.output, bytes: out) }
+                    case .permute(let permutation, let from, let to):
+                        try MLXTensorSteps.permute(
+                            t, raw, permutation: permutation, from: from, to: to, scratch: scratch
+                        ) { out throws in try sink.write(t.output, bytes: out) }
                     case .quantizeGGML(let type):
                         let floats = try Transform.floats(raw, type: t.source.type, scratch: scratch)
                         let out = scratch.output(t.output.byteCount)

@@ -25,7 +25,8 @@ public enum Planner {
             throw ConvertError("--bits and --gguf-type exclude each other")
         }
 
-        var tensors = source.tensors
+        let prep = try prepareMLX(request, source: source, format: format)
+        var tensors = prep.tensors
         var choices: [String: (TensorQuantization, String?)] = [:]
         var mlxConfig: Metadata?
         if let affine = request.affine {
@@ -105,7 +106,7 @@ public enum Planner {
         planned.reserveCapacity(tensors.count)
         for t in tensors {
             let (choice, note) = choices[t.name] ?? (.keep, nil)
-            var p = try plan(t, choice: choice, request: request, format: format)
+            var p = try planMLXAware(t, choice: choice, prep: prep, format: format)
             p.note = note
             planned.append(p)
         }

@@ -13,6 +13,7 @@ struct Convert: ParsableCommand {
               ckpt convert model.gguf model.safetensors --dtype bf16
               ckpt convert weights.npz weights.gguf --dtype f16
               ckpt convert SmolLM2-135M/ smollm2.gguf --gguf-type Q4_K_M
+              ckpt convert hf-model/ mlx-model/ --to mlx --bits 4 --dry-run
             A Llama / SmolLM2 / Mistral / Qwen2 / BERT directory (hf, or mlx: affine weights
             dequantized or moved exactly into Q4_0/Q4_1/Q8_0) becomes the GGUF llama.cpp's
             converter writes, tokenizer included; the conversion fails if the embedded
@@ -57,6 +58,14 @@ struct Convert: ParsableCommand {
     @Flag(help: "Quantize NaN/Inf weights instead of refusing them.")
     var allowNonFinite = false
 
+    @Option(help: ArgumentHelp(
+        "Convolution-weight layout of the output: pytorch (out, in, k...) or mlx (out, k..., in). Default: mlx for --to mlx, pytorch for hf and gguf, the source's for plain files. Convolution weights are the floating *.weight tensors of rank 3-5; an MLX directory or a safetensors file with metadata format=mlx is read as MLX layout, anything else as PyTorch. ConvTranspose weights are not recognised.",
+        valueName: "layout"))
+    var layout: WeightLayout?
+
+    @Flag(help: "Print the plan (each tensor: source, output names, dtypes, bytes; totals) and write nothing.")
+    var dryRun = false
+
     @Flag(help: "Print the result as one JSON document on stdout.")
     var json = false
 
@@ -73,6 +82,12 @@ struct Convert: ParsableCommand {
             allowNonFinite: allowNonFinite,
             overrides: try overrides.map { spec throws in try QuantizationOverride(parsing: spec, groupSize: groupSize) })
         request.errorReport = errorReport
+        request.layout = layout
+        if dryRun {
+            let plan = try Converter.plan(request)
+            print(json ? PlanReport.json(plan).jsonString() : PlanReport.text(plan))
+            return
+        }
         let bar = ProgressBar()
         let (result, entry, warning) = try CatalogedOperations.convert(request, catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
@@ -95,6 +110,7 @@ struct Convert: ParsableCommand {
 
 extension OutputFormat: ExpressibleByArgument {}
 extension MLXRecipe: ExpressibleByArgument {}
+extension WeightLayout: ExpressibleByArgument {}
 
 /// `--gguf-type`: a ggml type or a llama-quantize preset name.
 struct GGUFPresetArgument: ExpressibleByArgument {
