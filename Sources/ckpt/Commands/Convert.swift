@@ -3,6 +3,7 @@ import Catalog
 import Convert
 import Formats
 import Quantize
+import Verify
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -55,6 +56,9 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print the result as one JSON document on stdout.")
     var json = false
 
+    @Flag(inversion: .prefixedNo, help: "Run the output against the source on a probe text and fail (keeping the output) when it misses the thresholds for its bits (default: on for quantized outputs of a supported architecture).")
+    var verify: Bool?
+
     @OptionGroup var catalog: CatalogOptions
 
     func run() throws {
@@ -69,17 +73,26 @@ struct Convert: ParsableCommand {
             overrides: try overrides.map { spec throws in try QuantizationOverride(parsing: spec, groupSize: groupSize) })
         request.errorReport = errorReport
         let bar = ProgressBar()
-        let (result, entry, warning) = try CatalogedOperations.convert(request, catalogPath: catalog.path) { p in
+        let outcome = try CatalogedOperations.convertAndVerify(request, verify: verify, catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
         }
-        if let warning { Terminal.log("warning: \(warning)") }
-        if let entry, !json { Terminal.log("catalog: recorded as #\(entry.id)") }
+        let result = outcome.result
+        if let warning = outcome.warning { Terminal.log("warning: \(warning)") }
+        if let entry = outcome.entry, !json { Terminal.log("catalog: recorded as #\(entry.id)") }
         if json {
-            print(ConversionReport.json(result).jsonString())
+            var doc = ConversionReport.json(result)
+            if case .object(var o) = doc {
+                o["verification"] = outcome.verification?.json ?? .null
+                if let why = outcome.skipped { o["verification_skipped"] = .string(why) }
+                doc = .object(o)
+            }
+            print(doc.jsonString())
         } else {
             Terminal.log(ConversionReport.text(result))
             if errorReport { print(ConversionReport.errorTable(result)) }
+            if let v = outcome.verification { Terminal.log("verify (source vs output):\n" + v.table) }
         }
+        if !outcome.passed { throw ExitCode(1) }
     }
 }
 

@@ -1,0 +1,115 @@
+import Convert
+import Formats
+import GRDB
+import Verify
+
+/// `ckpt verify` and `ckpt convert --verify` with their catalog records (cli.md: "`verify`
+/// records its result on the candidate's entry").
+extension CatalogedOperations {
+    /// Verifies `candidate` against `reference`, then records the result on the candidate's
+    /// entry (both are registered first if the catalog does not know them yet).
+    ///
+    /// The verdict never depends on the catalog: one that cannot be written is reported as
+    /// a warning.
+    public static func verify(
+        reference: String, candidate: String, input: Verification.Input = .probe,
+        options: Verification.Options = Verification.Options(), catalogPath: String?
+    ) throws -> (result: VerificationResult, entry: CatalogEntry?, warning: String?) {
+        let result = try Verification.run(
+            reference: reference, candidate: candidate, input: input, options: options)
+        guard let catalogPath else { return (result, nil, nil) }
+        do {
+            let catalog = try Catalog(path: catalogPath)
+            let ref = try catalog.register(path: reference, source: Checkpoint.open(reference))
+            // Registering again refreshes a changed candidate and keeps its parent/operation.
+            let cand = try catalog.register(path: candidate, source: Checkpoint.open(candidate))
+            try catalog.recordVerification(
+                candidate: cand.id, VerificationRecord(result, against: ref.id))
+            return (result, try catalog.entry(id: cand.id), nil)
+        } catch {
+            return (result, nil, "catalog not updated: \(error)")
+        }
+    }
+
+    /// What `convertAndVerify` did.
+    public struct VerifiedConversion: Sendable {
+        /// The conversion itself.
+        public var result: ConversionResult
+        /// The verification, when one ran.
+        public var verification: VerificationResult?
+        /// Why verification was skipped, when it was.
+        public var skipped: String?
+        /// The output's catalog entry, when recorded.
+        public var entry: CatalogEntry?
+        /// A catalog problem that did not stop the conversion.
+        public var warning: String?
+
+        /// Whether the command succeeded: converted, and verified or not asked to be.
+        public var passed: Bool { verification?.passed ?? true }
+    }
+
+    /// Converts, verifies the output against the source (`verify`: nil verifies quantized
+    /// outputs of an architecture ckpt runs, true requires it, false skips it), and records
+    /// both in the catalog. An output that fails its thresholds stays on disk; its entry is
+    /// marked `failed` and carries the verification.
+    public static func convertAndVerify(
+        _ request: ConversionRequest, verify mode: ConversionVerification.Mode = nil,
+        catalogPath: String?, progress: (@Sendable (ConversionProgress) -> Void)? = nil
+    ) throws -> VerifiedConversion {
+        let source = try Checkpoint.open(request.source)
+        let plan = try Planner.plan(request, source: source)
+        let decision = try ConversionVerification.decide(plan, source: source, mode: mode)
+        let result = try Converter.run(plan, source: source, progress: progress)
+        var out = VerifiedConversion(result: result)
+        switch decision {
+        case .skip(let why): out.skipped = why
+        case .verify(let thresholds):
+            out.verification = try ConversionVerification.run(plan, thresholds: thresholds)
+        }
+        guard let catalogPath else { return out }
+        do {
+            let catalog = try Catalog(path: catalogPath)
+            let parent = try catalog.register(path: request.source, source: source)
+            let output = try Checkpoint.open(request.destination)
+            var entry = try catalog.register(
+                path: request.destination, source: output, parent: parent.id,
+                operation: request.operationDescription)
+            if let v = out.verification {
+                try catalog.recordVerification(
+                    candidate: entry.id, VerificationRecord(v, against: parent.id))
+                if !v.passed { try catalog.setStatus(.failed, of: entry.id) }
+                entry = try catalog.entry(id: entry.id)
+            }
+            out.entry = entry
+        } catch {
+            out.warning = "catalog not updated: \(error)"
+        }
+        return out
+    }
+}
+
+extension VerificationRecord {
+    /// The catalog row of a verification result against entry `against`.
+    public init(_ r: VerificationResult, against: Int64?) {
+        let s = r.statistics
+        self.init(
+            againstId: against, tokens: Int64(s.tokens), klMean: s.klMean, klMax: s.klMax,
+            top1: s.top1Agreement, pplRef: s.pplRef, pplCand: s.pplCand,
+            maxAbsError: s.maxAbsError, passed: r.passed)
+    }
+}
+
+extension Catalog {
+    /// Sets entry `id`'s status: `failed` for an output kept after its operation failed
+    /// (e.g. a conversion that missed its verification thresholds).
+    public func setStatus(_ status: CheckpointStatus, of id: Int64) throws(CatalogError) {
+        try write { db in
+            guard try CheckpointRecord.exists(db, key: id) else {
+                throw CatalogError(.notFound("\(id)"))
+            }
+            try db.execute(
+                sql: "UPDATE checkpoint SET status = ? WHERE id = ?",
+                arguments: [status.rawValue, id])
+        }
+    }
+}
