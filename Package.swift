@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),
-        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Formats", "Quantize", "TestSupport"]),
+        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Verify", "Formats", "Quantize", "TestSupport"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Compute", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),

@@ -51,14 +51,16 @@ extension CatalogedOperations {
     /// Converts, verifies the output against the source (`verify`: nil verifies quantized
     /// outputs of an architecture ckpt runs, true requires it, false skips it), and records
     /// both in the catalog. An output that fails its thresholds stays on disk; its entry is
-    /// marked `failed` and carries the verification.
+    /// marked `failed` and carries the verification. Limits in `thresholds` replace the
+    /// defaults for the output's bits (`ConversionVerification.defaultThresholds`).
     public static func convertAndVerify(
         _ request: ConversionRequest, verify mode: ConversionVerification.Mode = nil,
-        catalogPath: String?, progress: (@Sendable (ConversionProgress) -> Void)? = nil
+        thresholds: VerificationThresholds = VerificationThresholds(), catalogPath: String?, progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> VerifiedConversion {
         let source = try Checkpoint.open(request.source)
         let plan = try Planner.plan(request, source: source)
-        let decision = try ConversionVerification.decide(plan, source: source, mode: mode)
+        let decision = try ConversionVerification.decide(
+            plan, source: source, mode: mode, overrides: thresholds)
         let result = try Converter.run(plan, source: source, progress: progress)
         var out = VerifiedConversion(result: result)
         switch decision {

@@ -20,21 +20,15 @@ public enum ConversionVerification {
         case skip(String)
     }
 
-    /// Default limits by the fewest bits any tensor was quantized to, on the probe text.
-    /// Chosen from SmolLM2-135M (the smallest, least robust model ckpt tests): mlx-lm's 4-bit
-    /// g64 measures KL ≈ 0.03–0.05 and top-1 ≈ 0.9 there, 8-bit KL < 0.002; each limit
-    /// leaves about 2–3× headroom so that a correct conversion of a bigger model never fails,
-    /// while a wrong layout or a broken quantizer (KL ≫ 1, top-1 near chance) always does.
+    /// Default limits by the fewest bits any tensor was quantized to (see
+    /// `VerificationThresholds.conversionDefaults(bits:)` for how they were chosen).
     public static func defaultThresholds(bits: Int) -> VerificationThresholds {
-        switch bits {
-        case 8...: VerificationThresholds(maxKL: 0.02, minTop1: 0.9)
-        case 6..<8: VerificationThresholds(maxKL: 0.05, minTop1: 0.85)
-        case 5: VerificationThresholds(maxKL: 0.08, minTop1: 0.85)
-        case 4: VerificationThresholds(maxKL: 0.15, minTop1: 0.8)
-        case 3: VerificationThresholds(maxKL: 0.4, minTop1: 0.7)
-        default: VerificationThresholds(maxKL: 1.0, minTop1: 0.55)
-        }
+        VerificationThresholds.conversionDefaults(bits: bits)
     }
+
+    /// Limits for an output whose tensors were only cast (e.g. F16): the rounding of a
+    /// 16-bit float moves KL by about 1e-5.
+    public static let unquantizedThresholds = VerificationThresholds(maxKL: 0.01, minTop1: 0.9)
 
     /// The fewest bits per weight any planned tensor gets, or nil when nothing is quantized.
     public static func quantizedBits(_ plan: ConversionPlan) -> Int? {
@@ -55,10 +49,12 @@ public enum ConversionVerification {
         return type.name.first(where: \.isNumber).flatMap { Int(String($0)) }
     }
 
-    /// Whether (and how strictly) the output of `plan` from `source` is verified.
+    /// Whether (and how strictly) the output of `plan` from `source` is verified; limits set
+    /// in `overrides` replace the defaults for the bits.
     /// - Throws: `ConvertError` when `mode` is `true` and the output cannot be verified.
     public static func decide(
-        _ plan: ConversionPlan, source: any TensorSource, mode: Mode
+        _ plan: ConversionPlan, source: any TensorSource, mode: Mode,
+        overrides: VerificationThresholds = VerificationThresholds()
     ) throws(ConvertError) -> Decision {
         if mode == false { return .skip("--no-verify") }
         let reason: String?
@@ -81,7 +77,11 @@ public enum ConversionVerification {
             if mode == true { throw ConvertError("--verify: \(reason)", file: plan.request.source) }
             return .skip(reason)
         }
-        return .verify(bits.map(defaultThresholds(bits:)) ?? VerificationThresholds(maxKL: 0.01, minTop1: 0.9))
+        var limits = bits.map(defaultThresholds(bits:)) ?? unquantizedThresholds
+        limits.maxKL = overrides.maxKL ?? limits.maxKL
+        limits.minTop1 = overrides.minTop1 ?? limits.minTop1
+        limits.minCosine = overrides.minCosine ?? limits.minCosine
+        return .verify(limits)
     }
 
     /// Why ckpt's engine cannot run `source`, or nil when it can.
@@ -109,7 +109,7 @@ public enum ConversionVerification {
         let candidate = try ModelRegistry.load(path: plan.request.destination)
         var limits = thresholds
         if !reference.outputsLogits {
-            limits = VerificationThresholds(minCosine: 0.99)
+            limits = VerificationThresholds(minCosine: thresholds.minCosine ?? 0.99)
         }
         let (tokens, from) = try Verification.resolve(
             .probe, reference: plan.request.source, candidate: plan.request.destination,

@@ -49,7 +49,7 @@ public enum Verification {
     }
 
     /// A varied English paragraph with numbers, code and punctuation: enough positions
-    /// (about 150 tokens for a 49k BPE vocabulary) for stable statistics, short enough to run
+    /// (about 200 tokens for a 49k BPE vocabulary) for stable statistics, short enough to run
     /// in seconds on a 135M model.
     public static let probeText = """
         The history of computing is full of small ideas that changed everything. In 1945, \

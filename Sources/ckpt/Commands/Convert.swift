@@ -59,6 +59,12 @@ struct Convert: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run the output against the source on a probe text and fail (keeping the output) when it misses the thresholds for its bits (default: on for quantized outputs of a supported architecture).")
     var verify: Bool?
 
+    @Option(name: .customLong("verify-max-kl"), help: "With verification: the largest mean KL(source || output) allowed (default by bits: 0.02 for 8, 1.2 for 4; see docs).")
+    var verifyMaxKL: Double?
+
+    @Option(name: .customLong("verify-min-top1"), help: "With verification: the smallest top-1 agreement allowed (default by bits: 0.9 for 8, 0.4 for 4).")
+    var verifyMinTop1: Double?
+
     @OptionGroup var catalog: CatalogOptions
 
     func run() throws {
@@ -73,7 +79,9 @@ struct Convert: ParsableCommand {
             overrides: try overrides.map { spec throws in try QuantizationOverride(parsing: spec, groupSize: groupSize) })
         request.errorReport = errorReport
         let bar = ProgressBar()
-        let outcome = try CatalogedOperations.convertAndVerify(request, verify: verify, catalogPath: catalog.path) { p in
+        let outcome = try CatalogedOperations.convertAndVerify(
+            request, verify: verify,
+            thresholds: VerificationThresholds(maxKL: verifyMaxKL, minTop1: verifyMinTop1), catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
         }
         let result = outcome.result
