@@ -55,7 +55,8 @@ extension CatalogedOperations {
     /// defaults for the output's bits (`ConversionVerification.defaultThresholds`).
     public static func convertAndVerify(
         _ request: ConversionRequest, verify mode: ConversionVerification.Mode = nil,
-        thresholds: VerificationThresholds = VerificationThresholds(), catalogPath: String?, progress: (@Sendable (ConversionProgress) -> Void)? = nil
+        thresholds: VerificationThresholds = VerificationThresholds(), catalogPath: String?,
+        progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> VerifiedConversion {
         let source = try Checkpoint.open(request.source)
         let plan = try Planner.plan(request, source: source)
@@ -63,12 +64,21 @@ extension CatalogedOperations {
             plan, source: source, mode: mode, overrides: thresholds)
         let result = try Converter.run(plan, source: source, progress: progress)
         var out = VerifiedConversion(result: result)
+        var verifyError: (any Error)?
         switch decision {
         case .skip(let why): out.skipped = why
         case .verify(let thresholds):
-            out.verification = try ConversionVerification.run(plan, thresholds: thresholds)
+            do {
+                out.verification = try ConversionVerification.run(plan, thresholds: thresholds)
+            } catch {
+                // The output could not even be run: keep it, record it as failed, report why.
+                verifyError = error
+            }
         }
-        guard let catalogPath else { return out }
+        guard let catalogPath else {
+            if let verifyError { throw verifyError }
+            return out
+        }
         do {
             let catalog = try Catalog(path: catalogPath)
             let parent = try catalog.register(path: request.source, source: source)
@@ -82,10 +92,15 @@ extension CatalogedOperations {
                 if !v.passed { try catalog.setStatus(.failed, of: entry.id) }
                 entry = try catalog.entry(id: entry.id)
             }
+            if verifyError != nil {
+                try catalog.setStatus(.failed, of: entry.id)
+                entry = try catalog.entry(id: entry.id)
+            }
             out.entry = entry
         } catch {
             out.warning = "catalog not updated: \(error)"
         }
+        if let verifyError { throw verifyError }
         return out
     }
 }

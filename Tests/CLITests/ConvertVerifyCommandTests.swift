@@ -11,7 +11,8 @@ struct ConvertVerifyCommandTests {
         let dir = TestPaths.temporaryDirectory()
         let db = dir + "/catalog.sqlite"
         let r = try CLI.run([
-            "convert", Self.source, dir + "/q8", "--to", "mlx", "--bits", "8", "--json", "--catalog", db,
+            "convert", Self.source, dir + "/q8", "--to", "mlx", "--bits", "8", "--json",
+            "--catalog", db,
         ])
         try #require(r.status == 0, "\(r.stderr)")
         let o = try #require(try CLI.json(r) as? [String: Any])
@@ -31,7 +32,8 @@ struct ConvertVerifyCommandTests {
         let dir = TestPaths.temporaryDirectory()
         let db = dir + "/catalog.sqlite"
         let r = try CLI.run([
-            "convert", Self.source, dir + "/q8", "--to", "mlx", "--bits", "8", "--verify-max-kl", "0.0001",
+            "convert", Self.source, dir + "/q8", "--to", "mlx", "--bits", "8", "--verify-max-kl",
+            "0.0001",
             "--catalog", db,
         ])
         #expect(r.status == 1, "\(r.stderr)")
@@ -65,11 +67,16 @@ struct ConvertVerifyCommandTests {
     @Test("--verify on an unquantized output runs it; on a plain tensor file it is an error")
     func explicit() throws {
         let dir = TestPaths.temporaryDirectory()
-        let r = try CLI.run(["convert", Self.source, dir + "/f16", "--to", "hf", "--dtype", "f16", "--verify", "--json", "--no-catalog"])
+        let r = try CLI.run([
+            "convert", Self.source, dir + "/f16", "--to", "hf", "--dtype", "f16", "--verify",
+            "--json", "--no-catalog",
+        ])
         try #require(r.status == 0, "\(r.stderr)")
         let o = try #require(try CLI.json(r) as? [String: Any])
         #expect((o["verification"] as? [String: Any])?["top1_agreement"] as? Double == 1)
-        let bad = try CLI.run(["convert", Self.source, dir + "/x.safetensors", "--verify", "--no-catalog"])
+        let bad = try CLI.run([
+            "convert", Self.source, dir + "/x.safetensors", "--verify", "--no-catalog",
+        ])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("--verify"), "\(bad.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/x.safetensors"))

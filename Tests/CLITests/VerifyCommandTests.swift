@@ -10,7 +10,10 @@ struct VerifyCommandTests {
     @Test("--json: cli.md's keys, a model against itself passes with KL 0 and top-1 1")
     func identical() throws {
         let m = Self.models + "/llama_gqa"
-        let r = try CLI.run(["verify", m, m, "--tokens", Self.ids, "--json", "--max-kl", "0", "--min-top1", "1", "--no-catalog"])
+        let r = try CLI.run([
+            "verify", m, m, "--tokens", Self.ids, "--json", "--max-kl", "0", "--min-top1", "1",
+            "--no-catalog",
+        ])
         try #require(r.status == 0, "\(r.stderr)")
         let o = try #require(try CLI.json(r) as? [String: Any])
         for key in [
@@ -29,14 +32,16 @@ struct VerifyCommandTests {
     @Test("a missed threshold exits 1 and says which; the table is the default output")
     func thresholdFails() throws {
         let r = try CLI.run([
-            "verify", Self.models + "/llama_gqa", Self.models + "/llama_gqa_mlx", "--tokens", Self.ids,
+            "verify", Self.models + "/llama_gqa", Self.models + "/llama_gqa_mlx", "--tokens",
+            Self.ids,
             "--max-kl", "0.001", "--no-catalog",
         ])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stdout.contains("kl_mean"))
         #expect(r.stdout.contains("FAILED: kl_mean"))
         let ok = try CLI.run([
-            "verify", Self.models + "/llama_gqa", Self.models + "/llama_gqa_mlx", "--tokens", Self.ids,
+            "verify", Self.models + "/llama_gqa", Self.models + "/llama_gqa_mlx", "--tokens",
+            Self.ids,
             "--max-kl", "10", "--no-catalog", "--json",
         ])
         #expect(ok.status == 0, "\(ok.stderr)")
@@ -66,7 +71,8 @@ struct VerifyCommandTests {
         let dir = TestPaths.temporaryDirectory()
         try "hello".write(toFile: dir + "/t.txt", atomically: true, encoding: .utf8)
         let r = try CLI.run([
-            "verify", Self.models + "/llama_gqa", Self.models + "/llama_gqa.gguf", "--text", dir + "/t.txt",
+            "verify", Self.models + "/llama_gqa", Self.models + "/llama_gqa.gguf", "--text",
+            dir + "/t.txt",
             "--no-catalog",
         ])
         #expect(r.status == 2)
@@ -129,7 +135,9 @@ struct VerifyCommandTests {
         #expect(t.status == 0, "\(t.stderr)")
         // A few ids: a debug build runs SmolLM2 at a few tokens per second on a loaded machine
         // (the default probe text is covered by VerificationTests).
-        let r = try CLI.run(["verify", g, g, "--json", "--no-catalog", "--max-kl", "0", "--tokens", "1,2,3,4"])
+        let r = try CLI.run([
+            "verify", g, g, "--json", "--no-catalog", "--max-kl", "0", "--tokens", "1,2,3,4",
+        ])
         try #require(r.status == 0, "\(r.stderr)")
         let o = try #require(try CLI.json(r) as? [String: Any])
         #expect(o["tokens"] as? Int == 4 && o["kl_mean"] as? Double == 0)

@@ -10,7 +10,9 @@ import Verify
 struct ConversionVerificationTests {
     static let source = TestPaths.fixture("models/llama_gqa")
 
-    func plan(_ destination: String, format: OutputFormat?, bits: Int? = nil) throws -> (ConversionPlan, any TensorSource) {
+    func plan(_ destination: String, format: OutputFormat?, bits: Int? = nil) throws -> (
+        ConversionPlan, any TensorSource
+    ) {
         let src = try Checkpoint.open(Self.source)
         let request = ConversionRequest(
             source: Self.source, destination: destination, format: format, dtype: nil,
@@ -45,10 +47,13 @@ struct ConversionVerificationTests {
         let o = try ConversionVerification.decide(
             p, source: s, mode: nil, overrides: .init(maxKL: 0.5))
         #expect(o == .verify(.init(maxKL: 0.5, minTop1: 0.4)))
-        #expect(try ConversionVerification.decide(p, source: s, mode: false) == .skip("--no-verify"))
+        #expect(
+            try ConversionVerification.decide(p, source: s, mode: false) == .skip("--no-verify"))
     }
 
-    @Test("plain tensor files and unquantized outputs are skipped by default; --verify on a plain file throws")
+    @Test(
+        "plain tensor files and unquantized outputs are skipped by default; --verify on a plain file throws"
+    )
     func skipped() throws {
         let (file, s) = try plan("/tmp/never.safetensors", format: nil, bits: 4)
         guard case .skip = try ConversionVerification.decide(file, source: s, mode: nil) else {

@@ -24,8 +24,9 @@ func tokenizerWithoutMerge(_ name: String, _ pair: [String], in dir: String) thr
 
 @Suite("Tokenizer verification")
 struct TokenizerVerificationTests {
-    @Test("a tokenizer agrees with itself on every probe text, with and without specials",
-          arguments: ["gpt2_bpe", "llama2_spm", "bert_wordpiece"])
+    @Test(
+        "a tokenizer agrees with itself on every probe text, with and without specials",
+        arguments: ["gpt2_bpe", "llama2_spm", "bert_wordpiece"])
     func same(name: String) throws {
         let path = TestPaths.fixture("tokenizers/\(name).json")
         let r = try TokenizerVerification.run(reference: path, candidate: path)
@@ -55,7 +56,8 @@ struct TokenizerVerificationTests {
         }
         #expect(m.text == first)
         let i = TokenizerVerification.firstDifference(m.reference, m.candidate)
-        #expect(i < min(m.reference.count, m.candidate.count) ? m.reference[i] != m.candidate[i] : true)
+        #expect(
+            i < min(m.reference.count, m.candidate.count) ? m.reference[i] != m.candidate[i] : true)
         #expect(m.reference.prefix(i) == m.candidate.prefix(i))
     }
 

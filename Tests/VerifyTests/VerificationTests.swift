@@ -97,7 +97,9 @@ struct VerificationTests {
         #expect((s.klMean ?? 0) > 0.01)
     }
 
-    @Test("windows cover every position once and predict across window borders", arguments: [1, 3, 5, 16, 512])
+    @Test(
+        "windows cover every position once and predict across window borders",
+        arguments: [1, 3, 5, 16, 512])
     func windows(size: Int) throws {
         let a = TableModel(vocabulary: 40, seed: 0)
         let b = TableModel(vocabulary: 40, seed: 0.2)

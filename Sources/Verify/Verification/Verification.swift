@@ -103,7 +103,8 @@ public enum Verification {
         guard !tokens.isEmpty else {
             throw FormatError(.invalid("no tokens to run"), field: "--tokens")
         }
-        let limit = [options.windowSize, reference.maxTokens, candidate.maxTokens]
+        let limit =
+            [options.windowSize, reference.maxTokens, candidate.maxTokens]
             .compactMap { $0 }.min() ?? options.windowSize
         guard limit > 0 else {
             throw FormatError(.invalid("window size \(options.windowSize)"), field: "--window")
@@ -157,7 +158,9 @@ public enum Verification {
         }
         if !a.outputsLogits, options.thresholds.maxKL != nil || options.thresholds.minTop1 != nil {
             throw FormatError(
-                .invalid("--max-kl and --min-top1 need logits; \(names.0) is an encoder (use --min-cosine)"),
+                .invalid(
+                    "--max-kl and --min-top1 need logits; \(names.0) is an encoder (use --min-cosine)"
+                ),
                 file: names.0)
         }
     }
@@ -174,11 +177,16 @@ public enum Verification {
                 throw FormatError(.invalid("no tokenizer"), file: reference)
             }
             let ids = tokenizer.encode(text, addSpecialTokens: true).map { Int32($0) }
-            guard !ids.isEmpty else { throw FormatError(.invalid("the text gives no tokens"), field: "--text") }
+            guard !ids.isEmpty else {
+                throw FormatError(.invalid("the text gives no tokens"), field: "--text")
+            }
             return (ids, "text")
         case .probe:
             if let tokenizer = try tokenizer(reference, candidate, required: false) {
-                return (tokenizer.encode(probeText, addSpecialTokens: true).map { Int32($0) }, "probe text")
+                return (
+                    tokenizer.encode(probeText, addSpecialTokens: true).map { Int32($0) },
+                    "probe text"
+                )
             }
             return (syntheticTokens(vocabularySize: vocabularySize), "synthetic ids")
         }
@@ -194,7 +202,9 @@ public enum Verification {
         }
         if required {
             throw FormatError(
-                .invalid("neither model has a tokenizer (tokenizer.json or GGUF vocabulary); give --tokens"),
+                .invalid(
+                    "neither model has a tokenizer (tokenizer.json or GGUF vocabulary); give --tokens"
+                ),
                 file: reference)
         }
         return nil

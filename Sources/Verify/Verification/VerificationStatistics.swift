@@ -151,7 +151,9 @@ public struct VerificationResult: Sendable, Hashable {
     /// A readable two-column table, one statistic a line, then the verdict.
     public var table: String {
         let s = statistics
-        var rows: [(String, String)] = [("tokens", "\(s.tokens) (\(tokenSource), \(windows) window(s) of ≤ \(windowSize))")]
+        var rows: [(String, String)] = [
+            ("tokens", "\(s.tokens) (\(tokenSource), \(windows) window(s) of ≤ \(windowSize))")
+        ]
         if s.outputsLogits {
             rows += [
                 ("kl_mean", f(s.klMean)), ("kl_max", f(s.klMax)),
@@ -164,7 +166,9 @@ public struct VerificationResult: Sendable, Hashable {
             ("cosine_min", f(s.cosineMin)),
         ]
         let width = rows.map(\.0.count).max() ?? 0
-        var lines = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }
+        var lines = rows.map {
+            $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1
+        }
         lines.append(passed ? "passed" : "FAILED: " + failures.joined(separator: "; "))
         return lines.joined(separator: "\n")
     }

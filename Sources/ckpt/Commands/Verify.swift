@@ -7,7 +7,8 @@ import Verify
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Run two models on the same tokens and compare their outputs (KL, top-1, perplexity, errors).",
+        abstract:
+            "Run two models on the same tokens and compare their outputs (KL, top-1, perplexity, errors).",
         discussion: """
             REF and CAND are hf or mlx directories or GGUF files of a supported architecture. \
             Without --tokens or --text a built-in probe paragraph is tokenized with REF's tokenizer \
@@ -33,7 +34,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("max-kl"), help: "Fail when the mean KL(ref || cand) exceeds this.")
     var maxKL: Double?
 
-    @Option(name: .customLong("min-top1"), help: "Fail when the top-1 agreement is below this (0...1).")
+    @Option(
+        name: .customLong("min-top1"), help: "Fail when the top-1 agreement is below this (0...1).")
     var minTop1: Double?
 
     @Option(help: "Fail when the smallest per-position cosine similarity is below this (encoders).")
@@ -51,10 +53,15 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var catalog: CatalogOptions
 
     func validate() throws {
-        if tokens != nil && text != nil { throw ValidationError("give at most one of --tokens and --text") }
+        if tokens != nil && text != nil {
+            throw ValidationError("give at most one of --tokens and --text")
+        }
         if window < 1 { throw ValidationError("--window must be at least 1") }
-        if tokenizer && (tokens != nil || text != nil || maxKL != nil || minTop1 != nil || minCosine != nil) {
-            throw ValidationError("--tokenizer compares tokenizers only; it takes no tokens or thresholds")
+        if tokenizer
+            && (tokens != nil || text != nil || maxKL != nil || minTop1 != nil || minCosine != nil)
+        {
+            throw ValidationError(
+                "--tokenizer compares tokenizers only; it takes no tokens or thresholds")
         }
     }
 
@@ -73,7 +80,8 @@ struct VerifyCommand: ParsableCommand {
             input = .probe
         }
         let options = Verification.Options(
-            thresholds: VerificationThresholds(maxKL: maxKL, minTop1: minTop1, minCosine: minCosine),
+            thresholds: VerificationThresholds(
+                maxKL: maxKL, minTop1: minTop1, minCosine: minCosine),
             windowSize: window)
         let (result, entry, warning) = try CatalogedOperations.verify(
             reference: reference, candidate: candidate, input: input, options: options,
