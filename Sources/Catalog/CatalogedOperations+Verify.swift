@@ -39,6 +39,9 @@ extension CatalogedOperations {
         public var verification: VerificationResult?
         /// Why verification was skipped, when it was.
         public var skipped: String?
+        /// Set when verification was due but the output could not be run (default mode only):
+        /// worth a warning, unlike a plain tensor file that was never meant to be verified.
+        public var skipWarning: String?
         /// The output's catalog entry, when recorded.
         public var entry: CatalogEntry?
         /// A catalog problem that did not stop the conversion.
@@ -70,6 +73,11 @@ extension CatalogedOperations {
         case .verify(let thresholds):
             do {
                 out.verification = try ConversionVerification.run(plan, thresholds: thresholds)
+            } catch let e as ConversionVerification.UnrunnableOutput where mode == nil {
+                // Asked for by default only: a conversion that does not aim at a runnable
+                // model (e.g. names kept as they are) still succeeds, and says why.
+                out.skipped = e.description
+                out.skipWarning = e.description
             } catch {
                 // The output could not even be run: keep it, record it as failed, report why.
                 verifyError = error
@@ -82,7 +90,19 @@ extension CatalogedOperations {
         do {
             let catalog = try Catalog(path: catalogPath)
             let parent = try catalog.register(path: request.source, source: source)
-            let output = try Checkpoint.open(request.destination)
+            let opened = try? Checkpoint.open(request.destination)
+            guard let output = opened else {
+                // Written, but not even readable as a checkpoint: on record as failed, then
+                // the verification's error (or the open's) is the command's.
+                if verifyError != nil {
+                    out.entry = try catalog.recordFailure(
+                        path: request.destination,
+                        format: CheckpointFormat(rawValue: plan.format.rawValue) ?? .safetensors,
+                        parent: parent.id, operation: request.operationDescription)
+                }
+                _ = try Checkpoint.open(request.destination)
+                return out
+            }
             var entry = try catalog.register(
                 path: request.destination, source: output, parent: parent.id,
                 operation: request.operationDescription)
@@ -98,7 +118,7 @@ extension CatalogedOperations {
             }
             out.entry = entry
         } catch {
-            out.warning = "catalog not updated: \(error)"
+            if verifyError == nil { out.warning = "catalog not updated: \(error)" }
         }
         if let verifyError { throw verifyError }
         return out

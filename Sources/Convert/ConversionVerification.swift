@@ -12,6 +12,20 @@ public enum ConversionVerification {
     /// ckpt runs and skips everything else; `true` requires it; `false` skips it.
     public typealias Mode = Bool?
 
+    /// The output was written but ckpt's engine cannot build a model from it (e.g. a
+    /// directory without `config.json`): by default the verification is skipped with this
+    /// reason; with `--verify` it is the command's error.
+    public struct UnrunnableOutput: CkptError {
+        /// The output's path.
+        public var path: String
+        /// Why the model could not be built.
+        public var reason: String
+
+        public var description: String {
+            "the output cannot be run on ckpt's engine: \(reason)"
+        }
+    }
+
     /// What `decide` found.
     public enum Decision: Sendable, Hashable {
         /// Verify with these thresholds.
@@ -106,7 +120,12 @@ public enum ConversionVerification {
         _ plan: ConversionPlan, thresholds: VerificationThresholds
     ) throws -> VerificationResult {
         let reference = try ModelRegistry.load(path: plan.request.source)
-        let candidate = try ModelRegistry.load(path: plan.request.destination)
+        let candidate: any LanguageModel
+        do {
+            candidate = try ModelRegistry.load(path: plan.request.destination)
+        } catch {
+            throw UnrunnableOutput(path: plan.request.destination, reason: "\(error)")
+        }
         var limits = thresholds
         if !reference.outputsLogits {
             limits = VerificationThresholds(minCosine: thresholds.minCosine ?? 0.99)

@@ -99,6 +99,7 @@ struct Convert: ParsableCommand {
             Terminal.log(ConversionReport.text(result))
             if errorReport { print(ConversionReport.errorTable(result)) }
             if let v = outcome.verification { Terminal.log("verify (source vs output):\n" + v.table) }
+            if let why = outcome.skipWarning { Terminal.log("warning: verify skipped: \(why)") }
         }
         if !outcome.passed { throw ExitCode(1) }
     }
