@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Catalog",
             dependencies: [
-                "Convert", "Verify", "Formats",
+                "Archive", "Convert", "Verify", "Formats",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -77,13 +77,13 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "QuantizeTests", dependencies: ["Quantize", "Formats", "TestSupport"]),
-        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Verify", "Formats", "Quantize", "TestSupport"]),
+        .testTarget(name: "ConvertTests", dependencies: ["Convert", "Verify", "Compute", "Formats", "Quantize", "TestSupport"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Compute", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "Formats", "TestSupport"]),
         .testTarget(
-            name: "CatalogTests", dependencies: ["Catalog", "Formats", "TestSupport"]),
+            name: "CatalogTests", dependencies: ["Archive", "Catalog", "Formats", "TestSupport"]),
         // A second process for the catalog's concurrent-writers test (not a product).
         .executableTarget(
             name: "catalog-writer", dependencies: ["Catalog", "Formats"],

@@ -16,8 +16,7 @@ public enum CatalogedOperations {
         progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> (result: ConversionResult, entry: CatalogEntry?, warning: String?) {
         let source = try Checkpoint.open(request.source)
-        let plan = try Planner.plan(request, source: source)
-        let result = try Converter.run(plan, source: source, progress: progress)
+        let result = try Converter.convert(request, progress: progress)
         guard let catalogPath else { return (result, nil, nil) }
         do {
             let catalog = try Catalog(path: catalogPath)

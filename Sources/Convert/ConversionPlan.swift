@@ -54,6 +54,9 @@ public struct ConversionPlan: Sendable {
     public var tensors: [PlannedTensor]
     /// The `quantization` entry an MLX `config.json` gets, for affine-quantized directories.
     public var mlxQuantizationConfig: Metadata?
+    /// The source as planned when a LLaMA-family GGUF becomes an hf/mlx directory (Hugging
+    /// Face names, q/k rows un-permuted): `Converter.run` reads this instead of the GGUF.
+    public var ggufImport: GGUFImportSource? = nil
 
     /// Output tensors in writing order.
     public var outputs: [TensorInfo] { tensors.flatMap(\.outputs) }

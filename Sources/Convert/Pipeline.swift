@@ -19,6 +19,8 @@ public struct ConversionResult: Sendable {
     public var notes: [String: String] = [:]
     /// Per-tensor quantization error, by source name, when the request asked for it.
     public var errors: [String: ErrorReport] = [:]
+    /// What `Linter.lintOutput` found in the written output (empty when it is sound).
+    public var lint: [LintFinding] = []
 }
 
 /// Progress of a running conversion, reported after each tensor.
@@ -41,9 +43,14 @@ public enum Converter {
     public static func convert(
         _ request: ConversionRequest, progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> ConversionResult {
-        let source = try Checkpoint.open(request.source)
-        let plan = try Planner.plan(request, source: source)
-        return try run(plan, source: source, progress: progress)
+        let opened = try Checkpoint.open(request.source)
+        let (source, planned) = try GGUFExport.prepare(request, source: opened)
+        var plan = try Planner.plan(planned, source: source)
+        plan.sourceFormat = opened.format
+        var result = try run(plan, source: source, progress: progress)
+        result.notes.merge(GGUFExport.notes(of: source)) { a, _ in a }
+        result.lint = Linter.lintOutput(request.destination)
+        return result
     }
 
     /// Writes a plan made by `Planner.plan` from `source`.
@@ -52,6 +59,7 @@ public enum Converter {
         progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> ConversionResult {
         let start = DispatchTime.now().uptimeNanoseconds
+        let source = plan.ggufImport ?? source
         let destination = plan.request.destination
         var files: [String] = []
         var read = 0
@@ -74,7 +82,10 @@ public enum Converter {
             var sink = ShardedSafetensorsWriter(
                 directory: dir.path, maxShardBytes: plan.request.maxShardBytes, baseName: "model")
             read = try stream(plan, source: source, into: &sink, notes: notes, progress: progress)
-            if let modelDir = source as? ModelDirectory {
+            if let imported = plan.ggufImport {
+                let written = try GGUFImport.writeSideFiles(imported, plan: plan, directory: dir.path)
+                notes.notes.merge(written) { a, _ in a }
+            } else if let modelDir = source as? ModelDirectory {
                 try dir.copySideFiles(from: modelDir.path)
                 if let q = plan.mlxQuantizationConfig {
                     try dir.writeConfig(ModelConfig.withQuantization(modelDir.configuration, q))

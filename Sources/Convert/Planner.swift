@@ -7,6 +7,11 @@ public enum Planner {
         -> ConversionPlan
     {
         let format = try request.resolvedFormat()
+        if let imported = try GGUFImport.source(source, request: request, format: format) {
+            var plan = try plan(request, source: imported)
+            plan.ggufImport = imported
+            return plan
+        }
         if let d = request.dtype, ![.f32, .f16, .bf16].contains(d) {
             throw ConvertError("--dtype must be f32, f16 or bf16, not \(d.rawValue)")
         }
@@ -30,13 +35,16 @@ public enum Planner {
                     bits: affine.bits, groupSize: affine.groupSize, recipe: affine.recipe,
                     layerCount: ArchitectureFacts.layerCount(source) ?? 0)
             } catch { throw ConvertError(error.description) }
-            let recognised = source is ModelDirectory
+            let recognised = source is ModelDirectory || source is GGUFImportSource
             if affine.recipe != nil, !recognised {
                 throw ConvertError("--mlx-recipe needs a model directory (config.json) as source", file: request.source)
             }
             for t in tensors {
+                // A GGUF's block-quantized weights are floats once decoded, as mlx_lm.convert
+                // would see them in the Hugging Face checkpoint.
+                let type = source is GGUFImportSource && t.type.dense == nil ? .dense(.f32) : t.type
                 choices[t.name] = (recognised
-                    ? policy.choose(name: t.name, shape: t.shape, dtype: t.type)
+                    ? policy.choose(name: t.name, shape: t.shape, dtype: type)
                     : plainAffineChoice(t, bits: affine.bits, groupSize: affine.groupSize), nil)
             }
             if format == .mlx {
@@ -58,6 +66,10 @@ public enum Planner {
             } else {
                 for t in tensors { choices[t.name] = (plainGGUFChoice(t, type: gguf.preset.baseType), nil) }
             }
+        } else if format == .mlx, let imported = source as? GGUFImportSource {
+            let (chosen, config) = GGUFImport.mlxChoices(imported)
+            for (name, c) in chosen { choices[name] = (c, nil) }
+            mlxConfig = config
         }
 
         if !request.overrides.isEmpty {

@@ -31,8 +31,11 @@ final class StagingDirectory {
                 throw ConvertError("destination exists; remove it or choose another", file: destination)
             }
         }
-        let parent = (destination as NSString).deletingLastPathComponent
-        let base = (destination as NSString).lastPathComponent
+        // Split by hand: Foundation's deletingLastPathComponent traps on a one-character path.
+        let trimmed = destination.count > 1 && destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+        let slash = trimmed.lastIndex(of: "/")
+        let parent = slash.map { String(trimmed[..<$0]) } ?? ""
+        let base = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
         path = (parent.isEmpty ? "." : parent) + "/.\(base).tmp-\(UUID().uuidString.prefix(8))"
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -13,7 +13,7 @@ struct CKPT: ParsableCommand {
         subcommands: [
             Inspect.self, Convert.self, Tokenize.self, List.self, Show.self, Add.self, Scan.self, Rm.self,
             LineageCommand.self, Check.self, Dupes.self, Forward.self, VerifyCommand.self, Pack.self,
-            Unpack.self,
+            Unpack.self, Lint.self,
         ])
 
     static var _errorPrefix: String { "error: " }

@@ -131,7 +131,7 @@ public struct ShardedSource: TensorSource {
         for (s, shard) in shards.enumerated() {
             let shardName = names[s]
             let shardPath = paths[s]
-            for var t in shard.tensors {
+            for t in shard.tensors {
                 if let other = seen[t.name] {
                     throw FormatError(
                         .invalid("tensor is in two shards: \(files[other]) and \(shardPath)"),

@@ -13,6 +13,11 @@ struct Convert: ParsableCommand {
             Examples:
               ckpt convert model.gguf model.safetensors --dtype bf16
               ckpt convert weights.npz weights.gguf --dtype f16
+              ckpt convert SmolLM2-135M/ smollm2.gguf --gguf-type Q4_K_M
+            A Llama / SmolLM2 / Mistral / Qwen2 / BERT directory (hf, or mlx: affine weights
+            dequantized or moved exactly into Q4_0/Q4_1/Q8_0) becomes the GGUF llama.cpp's
+            converter writes, tokenizer included; the conversion fails if the embedded
+            vocabulary does not tokenize like tokenizer.json.
             """)
 
     @Argument(help: "The source checkpoint (any format ckpt reads).")
@@ -101,7 +106,12 @@ struct Convert: ParsableCommand {
             if let v = outcome.verification { Terminal.log("verify (source vs output):\n" + v.table) }
             if let why = outcome.skipWarning { Terminal.log("warning: verify skipped: \(why)") }
         }
-        if !outcome.passed { throw ExitCode(1) }
+        for f in result.lint {
+            Terminal.log("lint: \(f.severity.rawValue): [\(f.code)] \(f.file)\(f.tensor.map { ": " + $0 } ?? ""): \(f.message)")
+        }
+        // The output stays for inspection; a lint error in what ckpt wrote, or a missed
+        // verification threshold, is a failure.
+        if result.lint.contains(where: { $0.severity == .error }) || !outcome.passed { throw ExitCode(1) }
     }
 }
 

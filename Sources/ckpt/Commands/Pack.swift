@@ -1,5 +1,6 @@
 import Archive
 import ArgumentParser
+import Catalog
 import Foundation
 import Formats
 
@@ -25,14 +26,19 @@ struct Pack: ParsableCommand {
     @Flag(help: "Print the result as one JSON document on stdout.")
     var json = false
 
+    @OptionGroup var catalog: CatalogOptions
+
     func validate() throws {
         guard (-7...22).contains(level) else { throw ValidationError("--level must be in -7...22") }
     }
 
     func run() throws {
         let start = Date()
-        let s = try ArchiveWriter(level: level).pack(source, to: destination)
+        let (s, entry, warning) = try CatalogedOperations.pack(
+            source, to: destination, level: level, catalogPath: catalog.path)
         let seconds = Date().timeIntervalSince(start)
+        if let warning { Terminal.log("warning: \(warning)") }
+        if let entry, !json { Terminal.log("catalog: recorded as #\(entry.id)") }
         if json {
             let doc: MetadataValue = .object([
                 "files": .int64(Int64(s.files)), "source_bytes": .int64(Int64(s.sourceBytes)),
@@ -53,7 +59,9 @@ struct Unpack: ParsableCommand {
         abstract: "Restore a .ckz archive to a file or directory, byte for byte.",
         discussion: """
             Every chunk's CRC-32 is checked; a damaged archive is an error naming the chunk, and
-            nothing is written. DST must not exist (or be an empty directory).
+            nothing is written. DST must not exist (or be an empty directory). When the catalog
+            recorded the archive (ckpt pack) and its source, every restored file's sha256 must
+            equal the source's recorded one, else nothing is written.
             """)
 
     @Argument(help: "The archive (.ckz).")
@@ -62,7 +70,13 @@ struct Unpack: ParsableCommand {
     @Argument(help: "The file or directory to create.")
     var destination: String
 
+    @OptionGroup var catalog: CatalogOptions
+
     func run() throws {
-        try ArchiveReader(path: archive).extract(to: destination)
+        let (check, warning) = try CatalogedOperations.unpack(archive, to: destination, catalogPath: catalog.path)
+        if let warning { Terminal.log("warning: \(warning)") }
+        if let source = check.sourceEntry {
+            Terminal.log("verified \(check.verified) file(s) against the sha256 recorded for #\(source.id) \(source.checkpoint.path)")
+        }
     }
 }

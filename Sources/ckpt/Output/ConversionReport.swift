@@ -13,13 +13,21 @@ enum ConversionReport {
         let rate = r.seconds > 0 ? Double(r.bytesWritten) / r.seconds : 0
         var notes: [String: Int] = [:]
         for t in p.tensors { if let n = t.note ?? r.notes[t.source.name] { notes[n, default: 0] += 1 } }
-        let noteLines = notes.sorted { $0.key < $1.key }.map { "\n  \($0.value) \($0.key)" }.joined()
+        var noteLines = notes.sorted { $0.key < $1.key }.map { "\n  \($0.value) \($0.key)" }.joined()
+        for (name, note) in otherNotes(r) { noteLines += "\n  \(name): \(note)" }
         return """
             wrote \(p.request.destination) (\(p.format.rawValue), \(p.tensors.count) tensors, \(Terminal.bytes(r.bytesWritten))) \
             from \(p.request.source) (\(p.sourceFormat.rawValue)) in \(String(format: "%.2f", r.seconds)) s \
             (\(Terminal.bytes(Int(rate)))/s)
               \(summary)\(noteLines)
             """
+    }
+
+    /// Notes about what is not a planned tensor (a GGUF tensor left out, a side file not
+    /// written), sorted by name.
+    static func otherNotes(_ r: ConversionResult) -> [(String, String)] {
+        let planned = Set(r.plan.tensors.map(\.source.name))
+        return r.notes.filter { !planned.contains($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     /// One row per quantized tensor, worst relative error first.
@@ -44,6 +52,7 @@ enum ConversionReport {
             "files": .array(r.outputFiles.map { .string($0) }),
             "bytes_written": .int64(Int64(r.bytesWritten)),
             "seconds": .float64(r.seconds),
+            "notes": .object(Metadata(uniqueKeysWithValues: otherNotes(r).map { ($0.0, MetadataValue.string($0.1)) })),
             "tensors": .array(p.tensors.map { t in
                 var o: Metadata = [
                     "name": .string(t.output.name),
@@ -60,6 +69,12 @@ enum ConversionReport {
                     ])
                 }
                 return .object(o)
+            }),
+            "lint": .array(r.lint.map { f in
+                .object([
+                    "severity": .string(f.severity.rawValue), "code": .string(f.code), "file": .string(f.file),
+                    "tensor": f.tensor.map(MetadataValue.string) ?? .null, "message": .string(f.message),
+                ])
             }),
         ])
     }

@@ -5,31 +5,59 @@ extension LlamaConfiguration {
     /// llama.cpp's tensor of Llama 3 frequency divisors (§4.4), read into the RoPE settings.
     public static let ggufRopeFrequencies = "rope_freqs.weight"
 
+    /// Hugging Face ↔ GGUF names of the model-wide tensors (gguf-py `tensor_mapping.py`).
+    public static let ggufGlobalNames: [(huggingFace: String, gguf: String)] = [
+        ("model.embed_tokens.weight", "token_embd.weight"),
+        ("model.norm.weight", "output_norm.weight"),
+        ("lm_head.weight", "output.weight"),
+    ]
+
+    /// Hugging Face ↔ GGUF names of the per-layer modules (`model.layers.N.<hf>` ↔
+    /// `blk.N.<gguf>`, each with `.weight` or `.bias`): one table read in both directions by
+    /// `ggufName(_:)` and `huggingFaceName(gguf:)`.
+    public static let ggufLayerNames: [(huggingFace: String, gguf: String)] = [
+        ("input_layernorm", "attn_norm"), ("self_attn.q_proj", "attn_q"),
+        ("self_attn.k_proj", "attn_k"), ("self_attn.v_proj", "attn_v"),
+        ("self_attn.o_proj", "attn_output"), ("post_attention_layernorm", "ffn_norm"),
+        ("mlp.gate_proj", "ffn_gate"), ("mlp.up_proj", "ffn_up"), ("mlp.down_proj", "ffn_down"),
+    ]
+
     /// The GGUF name of a Hugging Face LLaMA tensor name (gguf-py `tensor_mapping.py`).
     public static func ggufName(_ name: String) -> String {
-        switch name {
-        case "model.embed_tokens.weight": return "token_embd.weight"
-        case "model.norm.weight": return "output_norm.weight"
-        case "lm_head.weight": return "output.weight"
-        default: break
-        }
+        if let g = ggufGlobalNames.first(where: { $0.huggingFace == name }) { return g.gguf }
         let prefix = "model.layers."
         guard name.hasPrefix(prefix) else { return name }
         let rest = name.dropFirst(prefix.count)
         guard let dot = rest.firstIndex(of: ".") else { return name }
         let layer = rest[..<dot], member = String(rest[rest.index(after: dot)...])
-        let table: [String: String] = [
-            "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q",
-            "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
-            "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm",
-            "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
-        ]
         for suffix in [".weight", ".bias"] where member.hasSuffix(suffix) {
-            if let g = table[String(member.dropLast(suffix.count))] {
-                return "blk.\(layer).\(g)\(suffix)"
+            let module = member.dropLast(suffix.count)
+            if let g = ggufLayerNames.first(where: { $0.huggingFace == module }) {
+                return "blk.\(layer).\(g.gguf)\(suffix)"
             }
         }
         return name
+    }
+
+    /// The Hugging Face name of a llama.cpp LLaMA tensor name (the inverse of `ggufName`),
+    /// nil for a name outside the table (e.g. `rope_freqs.weight`, which has none).
+    public static func huggingFaceName(gguf name: String) -> String? {
+        if let g = ggufGlobalNames.first(where: { $0.gguf == name }) { return g.huggingFace }
+        let prefix = "blk."
+        guard name.hasPrefix(prefix) else { return nil }
+        let rest = name.dropFirst(prefix.count)
+        // Only the canonical spelling of a layer number ("7", not "07" or "+7").
+        guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]), layer >= 0,
+            String(layer) == rest[..<dot]
+        else { return nil }
+        let member = rest[rest.index(after: dot)...]
+        for suffix in [".weight", ".bias"] where member.hasSuffix(suffix) {
+            let module = member.dropLast(suffix.count)
+            if let g = ggufLayerNames.first(where: { $0.gguf == module }) {
+                return "model.layers.\(layer).\(g.huggingFace)\(suffix)"
+            }
+        }
+        return nil
     }
 
     /// The configuration a GGUF of arch `llama` or `qwen2` describes: `{arch}.*` hparams,

@@ -1,0 +1,140 @@
+import Foundation
+import Formats
+import Quantize
+import Verify
+
+/// MLX directories: each affine triple (`x.weight` packed U32, `x.scales`, `x.biases`) becomes
+/// one GGUF tensor, moved into Q4_0 / Q4_1 / Q8_0 blocks unchanged where that is exact
+/// (groups of 32, 4 or 8 bits, scales and biases fp16-representable: formats-gguf.md §2.4,
+/// `Transcode.affineToGGML`), dequantized otherwise.
+extension GGUFExportSource {
+    /// One affine-quantized weight and what the view makes of it.
+    struct AffineWeight: Sendable {
+        var packed: TensorInfo
+        var scales: TensorInfo
+        var biases: TensorInfo
+        var scalesType: DType
+        var bits: Int
+        var groupSize: Int
+        /// The unpacked shape [rows, columns].
+        var shape: [Int]
+        /// `.ggml(T)` when asked to transcode into T, else dense in `--dtype` or the scales'
+        /// dtype (which holds the dequantized values exactly).
+        var type: TensorType
+    }
+
+    /// The affine weights of `directory` by packed-weight name, and the names of the tensors
+    /// they consume (weights, scales, biases).
+    static func affineWeights(
+        _ directory: ModelDirectory, config: LlamaConfiguration, transcodeTo: GGMLType?,
+        weightType: DType?
+    ) throws(FormatError) -> (weights: [String: AffineWeight], parts: Set<String>) {
+        guard directory.format == .mlx, let q = config.quantization else { return ([:], []) }
+        var weights: [String: AffineWeight] = [:]
+        var parts: Set<String> = []
+        for t in directory.tensors where t.type == .dense(.u32) && t.name.hasSuffix(".weight") {
+            let stem = String(t.name.dropLast(".weight".count))
+            guard let scales = directory.tensor(named: stem + ".scales"),
+                let biases = directory.tensor(named: stem + ".biases"),
+                case .dense(let scalesType) = scales.type,
+                [.f32, .f16, .bf16].contains(scalesType),
+                let setting = q.setting(for: stem), t.shape.count == 2
+            else {
+                throw FormatError(
+                    .invalid("packed weight without scales, biases or a quantization setting"),
+                    file: directory.path, field: t.name)
+            }
+            let columns = t.shape[1] * 32 / setting.bits
+            guard setting.bits > 0, setting.groupSize > 0, columns % setting.groupSize == 0,
+                scales.shape == [t.shape[0], columns / setting.groupSize],
+                biases.shape == scales.shape
+            else {
+                throw FormatError(
+                    .invalid(
+                        "shapes \(t.shape), \(scales.shape) do not fit \(setting.bits)-bit groups of \(setting.groupSize)"
+                    ),
+                    file: directory.path, field: t.name)
+            }
+            var type = TensorType.dense(weightType ?? scalesType)
+            if let target = transcodeTo, Transcode.ggmlTypes.contains(target),
+                setting.groupSize == 32,
+                setting.bits == (target == .Q8_0 ? 8 : 4)
+            {
+                type = .ggml(target)
+            }
+            weights[t.name] = AffineWeight(
+                packed: t, scales: scales, biases: biases, scalesType: scalesType,
+                bits: setting.bits,
+                groupSize: setting.groupSize, shape: [t.shape[0], columns], type: type)
+            parts.formUnion([t.name, scales.name, biases.name])
+        }
+        return (weights, parts)
+    }
+
+    /// The bytes of an affine weight as `tensor` (before any Q/K permutation).
+    func affineBytes(_ q: AffineWeight, as tensor: TensorInfo) throws(FormatError) -> ByteSlice {
+        let name = directory.path + ":" + q.packed.name
+        let packed = try directory.bytes(of: q.packed)
+        let scales = try directory.bytes(of: q.scales)
+        let biases = try directory.bytes(of: q.biases)
+        func wrap(_ e: any Error) -> FormatError { FormatError(.invalid("\(e)"), file: name) }
+        let count = q.shape[0] * q.shape[1]
+        var floats = [Float](repeating: 0, count: count)
+        do {
+            try floats.withUnsafeMutableBufferPointer { out throws in
+                try Affine.dequantize(
+                    packed: packed.raw, scales: scales.raw, biases: biases.raw, dtype: q.scalesType,
+                    shape: q.shape, bits: q.bits, groupSize: q.groupSize, into: out)
+            }
+        } catch { throw wrap(error) }
+        if case .ggml(let target) = q.type {
+            let words = packed.raw.bindMemory(to: UInt32.self)
+            let affine = AffineQuantized(
+                packed: Array(words), scales: scales.bytes, biases: biases.bytes,
+                packedShape: q.packed.shape, scalesShape: q.scales.shape, dtype: q.scalesType,
+                bits: q.bits, groupSize: q.groupSize)
+            let blocks: [UInt8]?
+            do { blocks = try Transcode.affineToGGML(affine, to: target) } catch {
+                throw wrap(error)
+            }
+            if let blocks {
+                transcoding.note(
+                    tensor.name, "transcoded exactly into \(target.name) (no re-quantization)")
+                return ByteBuffer(copying: blocks, name: name).all
+            }
+            transcoding.note(
+                tensor.name,
+                "re-quantized into \(target.name): its groups are not exact \(target.name) blocks")
+            return try ByteBuffer.make(count: tensor.byteCount, name: name) {
+                out throws(FormatError) in
+                do {
+                    try floats.withUnsafeBufferPointer { f throws in
+                        try GGMLCodec.quantize(target, f, into: out, allowNonFinite: false)
+                    }
+                } catch { throw wrap(error) }
+            }.all
+        }
+        transcoding.note(tensor.name, "dequantized from affine \(q.bits)-bit g\(q.groupSize)")
+        guard case .dense(let dense) = tensor.type else {
+            throw FormatError(.invalid("\(tensor.type) is not a dense type"), file: name)
+        }
+        return try ByteBuffer.make(count: tensor.byteCount, name: name) { out throws(FormatError) in
+            do {
+                try floats.withUnsafeBytes { f throws in
+                    try Scalars.convert(f, from: .f32, to: dense, into: out)
+                }
+            } catch { throw wrap(error) }
+        }.all
+    }
+}
+
+/// What happened to each MLX weight while the view was read (written from the pipeline's
+/// thread, read after it finished).
+final class TranscodingLog: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var stored: [String: String] = [:]
+
+    func note(_ name: String, _ text: String) { lock.withLock { stored[name] = text } }
+    var notes: [String: String] { lock.withLock { stored } }
+}
