@@ -62,10 +62,12 @@ extension CatalogedOperations {
         progress: (@Sendable (ConversionProgress) -> Void)? = nil
     ) throws -> VerifiedConversion {
         let source = try Checkpoint.open(request.source)
-        let plan = try Planner.plan(request, source: source)
+        // --verify that cannot be honoured is refused before anything is written.
+        if mode == true { try ConversionVerification.precheck(request, source: source) }
+        let result = try Converter.convert(request, progress: progress)
+        let plan = result.plan
         let decision = try ConversionVerification.decide(
             plan, source: source, mode: mode, overrides: thresholds)
-        let result = try Converter.run(plan, source: source, progress: progress)
         var out = VerifiedConversion(result: result)
         var verifyError: (any Error)?
         switch decision {

@@ -98,6 +98,23 @@ public enum ConversionVerification {
         return .verify(limits)
     }
 
+    /// The checks `--verify` needs before converting (the output's format and the source's
+    /// architecture), so that a request that cannot be verified writes nothing.
+    /// - Throws: `ConvertError` naming what prevents verification.
+    public static func precheck(_ request: ConversionRequest, source: any TensorSource)
+        throws(ConvertError)
+    {
+        let format = try request.resolvedFormat()
+        guard [.gguf, .mlx, .hf].contains(format) else {
+            throw ConvertError(
+                "--verify: a \(format.rawValue) output has no architecture to run",
+                file: request.destination)
+        }
+        if let why = unsupportedArchitecture(source) {
+            throw ConvertError("--verify: \(why)", file: request.source)
+        }
+    }
+
     /// Why ckpt's engine cannot run `source`, or nil when it can.
     static func unsupportedArchitecture(_ source: any TensorSource) -> String? {
         switch source.format {
