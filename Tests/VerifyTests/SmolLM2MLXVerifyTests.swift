@@ -24,9 +24,16 @@ struct SmolLM2MLXVerifyTests {
         try #require(ids.count >= 40)
         let dir = TestPaths.temporaryDirectory("smollm2-mlx")
         defer { try? FileManager.default.removeItem(atPath: dir) }
+        // The full-precision model: ckpt's own GGUF → HF converter (names, Q/K permutation,
+        // config.json, tokenizer.json), which mlx-lm loads and quantizes as it is.
+        let hf = dir + "/hf"
+        let made = try Process.runCapturing(
+            TestPaths.root + "/.build/debug/ckpt",
+            ["convert", gguf, hf, "--to", "hf", "--no-catalog"])
+        try #require(made.status == 0, "\(made.stderr)")
         let py = try Python.run(
             try String(contentsOfFile: TestPaths.fixture("smollm2_mlx_verify.py"), encoding: .utf8),
-            [gguf, dir + "/out", ids.map(String.init).joined(separator: ",")])
+            [gguf, dir + "/out", ids.map(String.init).joined(separator: ","), hf])
         try #require(py.status == 0, "\(py.stderr)")
         let line = py.stdout.split(separator: "\n").last.map(String.init) ?? ""
         let oracle = try #require(
@@ -34,7 +41,7 @@ struct SmolLM2MLXVerifyTests {
         for bits in ["4", "8"] {
             let o = try #require(oracle[bits])
             let r = try Verification.run(
-                reference: dir + "/out/hf", candidate: dir + "/out/mlx\(bits)", input: .tokens(ids))
+                reference: hf, candidate: dir + "/out/mlx\(bits)", input: .tokens(ids))
             let s = r.statistics
             let kl = try #require(s.klMean)
             let top1 = try #require(s.top1Agreement)
