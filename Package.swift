@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Catalog",
             dependencies: [
-                "Archive", "Convert", "Formats",
+                "Archive", "Convert", "Verify", "Formats",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),

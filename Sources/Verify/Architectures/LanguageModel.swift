@@ -13,6 +13,19 @@ public protocol LanguageModel: Sendable {
     var outputWidth: Int { get }
     /// The output [tokens.count, outputWidth] as a lazy graph.
     func forward(tokens: [Int32]) throws(ComputeError) -> Tensor
+    /// Whether the output is next-token logits (decoders) rather than a hidden state
+    /// (encoders): `ckpt verify` computes KL, top-1 and perplexity only for logits.
+    var outputsLogits: Bool { get }
+    /// The most tokens one forward pass accepts (an encoder's learned positions), or nil
+    /// when only memory limits it (RoPE decoders).
+    var maxTokens: Int? { get }
+}
+
+extension LanguageModel {
+    /// Decoders output logits; encoders override this.
+    public var outputsLogits: Bool { true }
+    /// No limit unless the architecture declares one.
+    public var maxTokens: Int? { nil }
 }
 
 /// The architectures ckpt runs, found from a checkpoint's metadata.

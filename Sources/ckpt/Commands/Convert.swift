@@ -3,6 +3,7 @@ import Catalog
 import Convert
 import Formats
 import Quantize
+import Verify
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,6 +70,15 @@ struct Convert: ParsableCommand {
     @Flag(help: "Print the result as one JSON document on stdout.")
     var json = false
 
+    @Flag(inversion: .prefixedNo, help: "Run the output against the source on a probe text and fail (keeping the output) when it misses the thresholds for its bits (default: on for quantized outputs of a supported architecture).")
+    var verify: Bool?
+
+    @Option(name: .customLong("verify-max-kl"), help: "With verification: the largest mean KL(source || output) allowed (default by bits: 0.02 for 8, 1.2 for 4; see docs).")
+    var verifyMaxKL: Double?
+
+    @Option(name: .customLong("verify-min-top1"), help: "With verification: the smallest top-1 agreement allowed (default by bits: 0.9 for 8, 0.4 for 4).")
+    var verifyMinTop1: Double?
+
     @OptionGroup var catalog: CatalogOptions
 
     func run() throws {
@@ -89,22 +99,34 @@ struct Convert: ParsableCommand {
             return
         }
         let bar = ProgressBar()
-        let (result, entry, warning) = try CatalogedOperations.convert(request, catalogPath: catalog.path) { p in
+        let outcome = try CatalogedOperations.convertAndVerify(
+            request, verify: verify,
+            thresholds: VerificationThresholds(maxKL: verifyMaxKL, minTop1: verifyMinTop1), catalogPath: catalog.path) { p in
             bar.update(done: p.bytesDone, total: p.totalBytes, items: p.tensorsDone, itemCount: p.tensorCount)
         }
-        if let warning { Terminal.log("warning: \(warning)") }
-        if let entry, !json { Terminal.log("catalog: recorded as #\(entry.id)") }
+        let result = outcome.result
+        if let warning = outcome.warning { Terminal.log("warning: \(warning)") }
+        if let entry = outcome.entry, !json { Terminal.log("catalog: recorded as #\(entry.id)") }
         if json {
-            print(ConversionReport.json(result).jsonString())
+            var doc = ConversionReport.json(result)
+            if case .object(var o) = doc {
+                o["verification"] = outcome.verification?.json ?? .null
+                if let why = outcome.skipped { o["verification_skipped"] = .string(why) }
+                doc = .object(o)
+            }
+            print(doc.jsonString())
         } else {
             Terminal.log(ConversionReport.text(result))
             if errorReport { print(ConversionReport.errorTable(result)) }
+            if let v = outcome.verification { Terminal.log("verify (source vs output):\n" + v.table) }
+            if let why = outcome.skipWarning { Terminal.log("warning: verify skipped: \(why)") }
         }
         for f in result.lint {
             Terminal.log("lint: \(f.severity.rawValue): [\(f.code)] \(f.file)\(f.tensor.map { ": " + $0 } ?? ""): \(f.message)")
         }
-        // The output stays for inspection; a lint error in what ckpt wrote is a failure.
-        if result.lint.contains(where: { $0.severity == .error }) { throw ExitCode(1) }
+        // The output stays for inspection; a lint error in what ckpt wrote, or a missed
+        // verification threshold, is a failure.
+        if result.lint.contains(where: { $0.severity == .error }) || !outcome.passed { throw ExitCode(1) }
     }
 }
 

@@ -13,6 +13,10 @@ public struct BertModel: LanguageModel {
 
     public var vocabularySize: Int { configuration.vocabularySize }
     public var outputWidth: Int { configuration.hiddenSize }
+    /// The last hidden state, not logits.
+    public var outputsLogits: Bool { false }
+    /// The learned position embeddings bound the sequence.
+    public var maxTokens: Int? { configuration.maxPositions }
 
     /// Reads config.json and resolves every encoder weight of `source`; the pooler and task
     /// heads (`pooler.*`, `cls.*`) are not part of the last hidden state and are ignored.
