@@ -51,6 +51,8 @@ public struct CatalogEntry: Sendable, Hashable {
                 r["ppl_ref"] = opt(v.pplRef)
                 r["ppl_cand"] = opt(v.pplCand)
                 r["max_abs_error"] = opt(v.maxAbsError)
+                r["mean_abs_error"] = opt(v.meanAbsError)
+                r["cosine_min"] = opt(v.cosineMin)
                 r["created_at"] = .string(v.createdAt)
                 return .object(r)
             })

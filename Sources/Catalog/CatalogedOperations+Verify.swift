@@ -134,7 +134,7 @@ extension VerificationRecord {
         self.init(
             againstId: against, tokens: Int64(s.tokens), klMean: s.klMean, klMax: s.klMax,
             top1: s.top1Agreement, pplRef: s.pplRef, pplCand: s.pplCand,
-            maxAbsError: s.maxAbsError, passed: r.passed)
+            maxAbsError: s.maxAbsError, meanAbsError: s.meanAbsError, cosineMin: s.cosineMin, passed: r.passed)
     }
 }
 

@@ -57,6 +57,13 @@ enum CatalogMigrations {
                 t.column("created_at", .text).notNull()
             }
         }
+        // v2: the rest of `ckpt verify`'s statistics (cli.md), appended to the verification row.
+        migrator.registerMigration("v2") { db in
+            try db.alter(table: "verification") { t in
+                t.add(column: "mean_abs_error", .double)
+                t.add(column: "cosine_min", .double)
+            }
+        }
         return migrator
     }
 }

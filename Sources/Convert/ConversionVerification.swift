@@ -51,7 +51,7 @@ public enum ConversionVerification {
             case .quantizeAffine(let bits, _, _): bits
             case .quantizeGGML(let type): bits(of: type)
             case .transcodeToAffine(let type, _): type == .Q8_0 ? 8 : 4
-            case .copy, .cast, .dequantize: nil
+            case .copy, .cast, .dequantize, .dequantizeAffine, .permute: nil
             }
         }.min()
     }

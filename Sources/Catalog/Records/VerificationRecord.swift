@@ -24,12 +24,16 @@ public struct VerificationRecord: Codable, Sendable, Hashable {
     public var passed: Bool
     /// ISO 8601 UTC, second precision.
     public var createdAt: String
+    /// Mean absolute difference of the outputs (schema v2).
+    public var meanAbsError: Double?
+    /// Smallest cosine similarity of the two output vectors over positions (schema v2).
+    public var cosineMin: Double?
 
     /// A result to record; `checkpointId` and `createdAt` are filled in by the catalog.
     public init(
         againstId: Int64?, tokens: Int64, klMean: Double? = nil, klMax: Double? = nil,
         top1: Double? = nil, pplRef: Double? = nil, pplCand: Double? = nil,
-        maxAbsError: Double? = nil, passed: Bool
+        maxAbsError: Double? = nil, meanAbsError: Double? = nil, cosineMin: Double? = nil, passed: Bool
     ) {
         self.checkpointId = 0
         self.againstId = againstId
@@ -40,6 +44,8 @@ public struct VerificationRecord: Codable, Sendable, Hashable {
         self.pplRef = pplRef
         self.pplCand = pplCand
         self.maxAbsError = maxAbsError
+        self.meanAbsError = meanAbsError
+        self.cosineMin = cosineMin
         self.passed = passed
         self.createdAt = ""
     }
@@ -57,7 +63,7 @@ extension VerificationRecord: FetchableRecord, MutablePersistableRecord {
     /// The columns, in table order; `init(row:)` reads them by position.
     static let columns = [
         "id", "checkpoint_id", "against_id", "tokens", "kl_mean", "kl_max", "top1", "ppl_ref",
-        "ppl_cand", "max_abs_error", "passed", "created_at",
+        "ppl_cand", "max_abs_error", "passed", "created_at", "mean_abs_error", "cosine_min",
     ]
 
     /// Requests select exactly `columns`, in that order.
@@ -78,5 +84,7 @@ extension VerificationRecord: FetchableRecord, MutablePersistableRecord {
         maxAbsError = try row.decode(atIndex: 9)
         passed = try row.decode(atIndex: 10)
         createdAt = try row.decode(atIndex: 11)
+        meanAbsError = try row.decode(atIndex: 12)
+        cosineMin = try row.decode(atIndex: 13)
     }
 }

@@ -62,8 +62,10 @@ extension LintState {
         let settings = affineSettings(config, file: file)
         let scaleNames = order.filter { $0.hasSuffix(".scales") }
         if settings != nil, scaleNames.isEmpty {
-            add(.error, "quantization-mismatch", file: file,
-                "config.json declares quantization but no tensor has .scales: mlx-lm builds quantized layers and fails to load")
+            // mlx_lm.convert writes this itself when no layer fits the group size; mlx-lm then
+            // quantizes only the layers whose `.scales` are present, i.e. none.
+            add(.info, "quantization-config", file: file,
+                "config.json declares quantization but no tensor has .scales: every layer loads unquantized")
             return
         }
         if settings == nil, config != nil, !scaleNames.isEmpty {
