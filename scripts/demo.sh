@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The main job, end to end, on real models (fetched by scripts/fetch-models.sh into $CKPT_CACHE/models).
+# The main job, end to end, on real models (fetched by scripts/fetch-models.sh into $CKPT_CACHE/models):
+# SmolLM2-135M GGUF Q4_1 → HF (F32) → MLX 4-bit and GGUF Q4_K_M, each verified against its source
+# on ckpt's own engine, loaded by the real runtimes when they are installed, and catalogued.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ckpt=${1:-.build/release/ckpt}
@@ -14,45 +16,47 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 # Runs a step and shows the first N lines of its output.
 stepn() { local n=$1; shift; printf '\n\033[1m$ %s | head -n %s\033[0m\n' "$*" "$n"; "$@" > "$out/.step"; head -n "$n" "$out/.step"; echo "  …"; }
 
-stepn 45 "$ckpt" inspect "$smol"
-step "$ckpt" convert "$smol" "$out/smollm2-135m.safetensors" --dtype bf16
-stepn 8 "$ckpt" inspect "$out/smollm2-135m.safetensors"
-step "$ckpt" convert "$smol" "$out/smollm2-135m-q4_k_m.gguf" --gguf-type Q4_K_M
-step "$ckpt" convert "$smol" "$out/smollm2-135m-mlx-q4.safetensors" --bits 4 --group-size 32
+stepn 30 "$ckpt" inspect "$smol"
+# GGUF → Hugging Face: names back, Q/K un-permuted, config.json and tokenizer.json rebuilt.
+step "$ckpt" convert "$smol" "$out/smollm2-hf" --to hf --dtype f32
+step "$ckpt" lint "$out/smollm2-hf"
+step "$ckpt" verify "$smol" "$out/smollm2-hf"
+# HF → MLX 4-bit (what mlx_lm.convert writes) and HF → GGUF Q4_K_M (what llama.cpp loads);
+# each is verified against its source as part of the conversion.
+step "$ckpt" convert "$out/smollm2-hf" "$out/smollm2-mlx-4bit" --to mlx --bits 4
+step "$ckpt" convert "$out/smollm2-hf" "$out/smollm2-q4_k_m.gguf" --gguf-type Q4_K_M
+step "$ckpt" verify "$out/smollm2-hf" "$out/smollm2-q4_k_m.gguf"
+step "$ckpt" verify --tokenizer "$out/smollm2-hf" "$out/smollm2-q4_k_m.gguf"
+step "$ckpt" tokenize "$out/smollm2-q4_k_m.gguf" --text "Hello from ckpt!"
+# An encoder too: all-MiniLM-L6-v2 to F16 GGUF and back.
 step "$ckpt" convert "$minilm" "$out/minilm-f16.gguf" --dtype f16
-stepn 8 "$ckpt" inspect "$out/minilm-f16.gguf"
-step "$ckpt" convert "$out/minilm-f16.gguf" "$out/minilm.npz" --dtype f32
-step "$ckpt" tokenize "$smol" --text "Hello from ckpt!"
+step "$ckpt" pack "$out/smollm2-hf" "$out/smollm2-hf.ckz"
+step "$ckpt" unpack "$out/smollm2-hf.ckz" "$out/smollm2-hf-restored"
 step "$ckpt" list
 step "$ckpt" lineage 1
 
 if [ -x "${CKPT_PYTHON:-}" ]; then
-  printf '\n\033[1mcross-check with the reference libraries\033[0m\n'
-  "$CKPT_PYTHON" - "$smol" "$out/smollm2-135m.safetensors" "$out/minilm.npz" "$minilm/model.safetensors" <<'PY'
-import sys, json, struct
-import numpy as np, gguf, ml_dtypes
-from safetensors import safe_open
-from safetensors.numpy import load_file
-from gguf.quants import dequantize
-src, st, npz, minilm = sys.argv[1:]
-r = gguf.GGUFReader(src)
-with safe_open(st, "np") as f:
-    names = list(f.keys())
-print(f"our safetensors opened by the safetensors library: {len(names)} tensors")
-# numpy has no bfloat16: read our BF16 bytes through ml_dtypes.
-hdr_len = struct.unpack("<Q", open(st, "rb").read(8))[0]
-hdr = json.loads(open(st, "rb").read(8 + hdr_len)[8:])
-mm = np.memmap(st, dtype=np.uint8, mode="r")
-worst = 0.0
-for t in r.tensors[:40]:
-    ref = dequantize(t.data, t.tensor_type).astype(np.float32).reshape([int(x) for x in reversed(t.shape)])
-    e = hdr[t.name]; b, en = e["data_offsets"]
-    ours = np.frombuffer(mm[8 + hdr_len + b: 8 + hdr_len + en], dtype=ml_dtypes.bfloat16).astype(np.float32).reshape(e["shape"])
-    worst = max(worst, float(np.max(np.abs(ref.astype(ml_dtypes.bfloat16).astype(np.float32) - ours))))
-print(f"SmolLM2 GGUF → BF16 safetensors vs gguf-py dequantize (first 40 tensors): max |diff| = {worst}")
-z = np.load(npz); m = load_file(minilm)
-d = max(float(np.max(np.abs(z[k] - m[k].astype(np.float16).astype(np.float32)))) for k in m)
-print(f"MiniLM safetensors → F16 GGUF → F32 npz vs numpy: {len(z.files)} arrays, max |diff| = {d}")
+  printf '\n\033[1mthe real runtimes load what ckpt wrote\033[0m\n'
+  "$CKPT_PYTHON" - "$out" <<'PY'
+import sys, os
+out = sys.argv[1]
+try:
+    import mlx.core as mx
+    mx.set_default_device(mx.cpu)
+    from mlx_lm import load, generate
+    model, tok = load(os.path.join(out, "smollm2-mlx-4bit"))
+    msgs = [{"role": "user", "content": "What is the capital of France?"}]
+    prompt = tok.apply_chat_template(msgs, add_generation_prompt=True)
+    print("mlx-lm, smollm2-mlx-4bit:", repr(generate(model, tok, prompt=prompt, max_tokens=16, verbose=False)))
+except ImportError as e:
+    print("mlx-lm not installed:", e)
+try:
+    from llama_cpp import Llama
+    llm = Llama(os.path.join(out, "smollm2-q4_k_m.gguf"), n_ctx=256, verbose=False)
+    r = llm.create_chat_completion([{"role": "user", "content": "What is the capital of France?"}], max_tokens=16, temperature=0)
+    print("llama.cpp, smollm2-q4_k_m.gguf:", repr(r["choices"][0]["message"]["content"]))
+except ImportError as e:
+    print("llama-cpp-python not installed:", e)
 PY
 fi
 printf '\noutputs in %s:\n' "$out"; ls -la "$out"
