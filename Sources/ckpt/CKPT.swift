@@ -12,7 +12,7 @@ struct CKPT: ParsableCommand {
         abstract: "Convert, quantize, verify and catalogue machine-learning checkpoints.",
         subcommands: [
             Inspect.self, Convert.self, Tokenize.self, List.self, Show.self, Add.self, Scan.self, Rm.self,
-            LineageCommand.self, Check.self, Dupes.self, Forward.self, Pack.self, Unpack.self, Lint.self,
+            LineageCommand.self, Check.self, Dupes.self, Forward.self, Pack.self, Unpack.self, Lint.self, Generate.self,
         ])
 
     static var _errorPrefix: String { "error: " }
