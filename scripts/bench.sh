@@ -47,8 +47,12 @@ decode=$work/decode.jsonl
 : > "$decode"
 "$py" Benchmarks/peers.py make-decode-models "$work" >&2
 [ -x .build/release/decode-bench ] || swift build -c release --product decode-bench >&2
+# OpenBLAS 0.3.21 (Debian 12) does not recognise AVX-512 CPUs it predates (Zen 4) and runs
+# its Haswell kernels there; torch's oneDNN uses AVX-512. Name the core unless one is set.
+blas_core=${OPENBLAS_CORETYPE:-}
+[ -z "$blas_core" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null && blas_core=SkylakeX
 for d in f32 bf16 mlx4; do
-    .build/release/decode-bench speed "$d" "$work/decode-135m-$d" 2 | tee -a "$decode"
+    OPENBLAS_CORETYPE=$blas_core .build/release/decode-bench speed "$d" "$work/decode-135m-$d" 2 | tee -a "$decode"
     "$py" Benchmarks/peers.py mlx-decode "$work/decode-135m-$d" "$d" | tee -a "$decode" || echo "mlx missing: no MLX comparison" >&2
     [ "$d" = mlx4 ] || "$py" Benchmarks/peers.py torch-decode "$work/decode-135m-$d" "$d" | tee -a "$decode" || echo "torch missing: no torch comparison" >&2
 done

@@ -67,16 +67,16 @@ struct DenseRows: RowDequantizer {
         var i = 0
         switch dtype {
         case .bf16:
-            // A bfloat16 is the high half of a float32: widening is a 16-bit shift.
+            // A bfloat16 is the high half of a float32: word j of 32 bits holds element 2j
+            // (low half) and 2j + 1 (high half), widened by a shift and a mask, with x split
+            // into its even and odd lanes (no per-element integer conversion).
             while i + 32 <= columns {
-                let a = p.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-                let b = p.loadUnaligned(fromByteOffset: 2 * i + 32, as: SIMD16<UInt16>.self)
-                let wa = unsafeBitCast(
-                    SIMD16<UInt32>(truncatingIfNeeded: a) &<< 16, to: SIMD16<Float>.self)
-                let wb = unsafeBitCast(
-                    SIMD16<UInt32>(truncatingIfNeeded: b) &<< 16, to: SIMD16<Float>.self)
-                acc0 += wa * xr.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
-                acc1 += wb * xr.loadUnaligned(fromByteOffset: 4 * i + 64, as: SIMD16<Float>.self)
+                let words = p.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt32>.self)
+                let even = unsafeBitCast(words &<< 16, to: SIMD16<Float>.self)
+                let odd = unsafeBitCast(words & 0xFFFF_0000, to: SIMD16<Float>.self)
+                let xv = xr.loadUnaligned(fromByteOffset: 4 * i, as: SIMD32<Float>.self)
+                acc0 += even * xv.evenHalf
+                acc1 += odd * xv.oddHalf
                 i += 32
             }
         case .f32:

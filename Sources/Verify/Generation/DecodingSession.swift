@@ -29,8 +29,10 @@ public final class DecodingSession {
     /// RoPE tables for every position of the cache, [maxLength × D] each.
     let cosTable: [Float]
     let sinTable: [Float]
-    /// Weights for calls of at most `matrixVectorRows` tokens.
+    /// Weights for calls of at most `matrixVectorRows` tokens (every dense matrix read by
+    /// rows), and for longer ones (F32 matrices kept for sgemm).
     let stepWeights: [String: Weight]
+    let prefillWeights: [String: Weight]
 
     /// Calls with at most this many tokens use the matrix-vector weights (the engine's
     /// quantized matmul takes its matrix-vector path up to 4 rows).
@@ -48,7 +50,8 @@ public final class DecodingSession {
             layers: c.layerCount, kvHeads: c.kvHeadCount, headDimension: c.headDimension,
             maxLength: maxLength)
         (cosTable, sinTable) = c.rope.tables(positions: maxLength, dimension: c.headDimension)
-        stepWeights = model.matrixVectorWeights
+        stepWeights = model.rowReaderWeights(for: [.f32, .f16, .bf16])
+        prefillWeights = model.rowReaderWeights(for: [.f16, .bf16])
     }
 
     /// Positions decoded so far.
@@ -82,7 +85,7 @@ public final class DecodingSession {
             cos: try Tensor(Array(cosTable[(p * d)..<((p + t) * d)]), shape: [t, d]),
             sin: try Tensor(Array(sinTable[(p * d)..<((p + t) * d)]), shape: [t, d]),
             dimension: d)
-        let weights = t <= Self.matrixVectorRows ? stepWeights : model.weights.weights
+        let weights = t <= Self.matrixVectorRows ? stepWeights : prefillWeights
         let graph = try model.decodingGraph(
             tokens: tokens, cache: cache, rope: rope, weights: weights)
         let e = try eval([graph.logits] + graph.keys + graph.values, options: options)

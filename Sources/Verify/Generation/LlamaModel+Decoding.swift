@@ -80,12 +80,17 @@ extension LlamaModel {
         return DecodingGraph(logits: try head.linear(x), keys: keys, values: values)
     }
 
-    /// The weights with every dense 2-D matrix read in place by the matrix-vector kernels
-    /// (`Tensor.rowReader`): a decode step reads each weight once, so an F16/BF16 matrix
-    /// must not be widened as a whole. Packed weights and vectors are unchanged.
-    var matrixVectorWeights: [String: Weight] {
+    /// The weights with dense 2-D matrices of `dtypes` read in place by the row kernels
+    /// (`Tensor.rowReader`). A decode step reads each weight once, so no dense matrix
+    /// should be widened or copied then; a prefill keeps F32 matrices for sgemm straight
+    /// over the mapping, while F16/BF16 ones are decoded tile by tile in parallel (and an
+    /// embedding table only at the rows looked up) rather than widened as a whole.
+    /// Packed weights and vectors are unchanged.
+    func rowReaderWeights(for dtypes: Set<DType>) -> [String: Weight] {
         weights.weights.mapValues { weight in
-            if case .dense(let t) = weight, let rows = t.rowReader { return .quantized(rows) }
+            if case .dense(let t) = weight, dtypes.contains(t.dtype), let rows = t.rowReader {
+                return .quantized(rows)
+            }
             return weight
         }
     }

@@ -11,8 +11,8 @@ struct Generate: ParsableCommand {
             "MODEL is an hf or mlx directory (quantized or not) or a GGUF file of the LLaMA "
             + "family (Llama, SmolLM2, Mistral, Qwen2). The prompt is prefilled in one pass, "
             + "then each new token is one step over the cache. Prints the generated text (the "
-            + "model's tokenizer decodes it); with --json, the ids, the text and the prefill "
-            + "and decode speeds.")
+            + "model's tokenizer decodes it; a model without one prints the ids); with --json, "
+            + "the ids, the text (null without a tokenizer) and the prefill and decode speeds.")
 
     @Argument(help: "A model directory or GGUF file.")
     var model: String
