@@ -51,8 +51,10 @@ func currentRSS() -> Int {
     defer { fclose(f) }
     var buffer = [CChar](repeating: 0, count: 256)
     guard fgets(&buffer, 256, f) != nil else { return 0 }
-    let fields = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        .split(separator: " ")
+    let fields = String(
+        decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self
+    )
+    .split(separator: " ")
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
     return pages * sysconf(Int32(_SC_PAGESIZE))
 }
@@ -134,7 +136,8 @@ guard args.count >= 4 else {
 }
 do {
     switch args[1] {
-    case "speed": try speed(name: args[2], path: args[3], threads: args.count > 4 ? Int(args[4]) ?? 2 : 2)
+    case "speed":
+        try speed(name: args[2], path: args[3], threads: args.count > 4 ? Int(args[4]) ?? 2 : 2)
     case "memory": try memory(name: args[2], path: args[3])
     default:
         warn("unknown mode \(args[1])")

@@ -49,7 +49,9 @@ struct GenerateCommandTests {
         let greedy = try #require(ref["greedy"] as? [Int])
         #expect(doc["ids"] as? [Int] == greedy)
         #expect(!(doc["text"] as? String ?? "").isEmpty)
-        let t = try CLI.run(["generate", model, "--prompt", "The capital of France is", "--max-tokens", "4"])
+        let t = try CLI.run([
+            "generate", model, "--prompt", "The capital of France is", "--max-tokens", "4",
+        ])
         try #require(t.status == 0, "\(t.stderr)")
         #expect(!t.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
         #expect(t.stderr.contains("tokens/s"))

@@ -51,7 +51,8 @@ struct DecodingSessionTests {
         let n = tokens.count
         try #require(n >= 8)
         // Steps only; a prefill then steps; a long prefill then a short chunked one.
-        try Self.check(model, tokens: tokens, chunks: Array(repeating: 1, count: n), reference: reference)
+        try Self.check(
+            model, tokens: tokens, chunks: Array(repeating: 1, count: n), reference: reference)
         try Self.check(
             model, tokens: tokens, chunks: [3] + Array(repeating: 1, count: n - 3),
             reference: reference)
@@ -59,7 +60,9 @@ struct DecodingSessionTests {
         try Self.check(model, tokens: tokens, chunks: [n], reference: reference)
     }
 
-    @Test("Greedy generation equals argmax over repeated full forwards", arguments: ["llama_gqa", "qwen2"])
+    @Test(
+        "Greedy generation equals argmax over repeated full forwards",
+        arguments: ["llama_gqa", "qwen2"])
     func greedyMatchesForward(model name: String) throws {
         let model = try Self.llama(Self.models + "/" + name)
         let prompt: [Int32] = [1, 5, 17, 100]

@@ -55,7 +55,8 @@ struct DenseRows: RowDequantizer {
         default:
             for i in 0..<columns {
                 out[i] = Float(
-                    bitPattern: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
+                    bitPattern: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian
+                )
             }
         }
     }

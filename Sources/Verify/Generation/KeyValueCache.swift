@@ -60,7 +60,8 @@ public final class KeyValueCache {
                 precondition(array.shape == [1, kvHeads, count, d])
                 array.withUnsafeFloats { src in
                     for h in 0..<kvHeads {
-                        let rows = UnsafeBufferPointer(rebasing: src[(h * count * d)..<((h + 1) * count * d)])
+                        let rows = UnsafeBufferPointer(
+                            rebasing: src[(h * count * d)..<((h + 1) * count * d)])
                         buffer.write(rows, at: (h * maxLength + length) * d)
                     }
                 }

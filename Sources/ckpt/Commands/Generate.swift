@@ -47,7 +47,8 @@ struct Generate: ParsableCommand {
                 .unsupported("generation needs a decoder (LLaMA family)"), file: model)
         }
         // With --tokens, a model without a tokenizer still generates (ids only, text null).
-        let tokenizer = prompt != nil ? try Tokenizers.load(model: model) : try? Tokenizers.load(model: model)
+        let tokenizer =
+            prompt != nil ? try Tokenizers.load(model: model) : try? Tokenizers.load(model: model)
         let ids: [Int32]
         if let tokens {
             ids = try ForwardPass.parseTokens(tokens)
@@ -72,7 +73,8 @@ struct Generate: ParsableCommand {
             print(text ?? result.ids.map { String($0) }.joined(separator: ","))
             Terminal.log(
                 "prefill \(ids.count) tokens: \(Self.rate(result.prefillTokensPerSecond)) tokens/s, "
-                    + "decode \(result.steps) tokens: \(Self.rate(result.decodeTokensPerSecond)) tokens/s")
+                    + "decode \(result.steps) tokens: \(Self.rate(result.decodeTokensPerSecond)) tokens/s"
+            )
         }
     }
 
