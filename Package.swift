@@ -73,6 +73,9 @@ let package = Package(
         .executableTarget(
             name: "compute-bench", dependencies: ["Compute", "Formats", "COpenBLAS"],
             path: "Benchmarks/ComputeBench"),
+        .executableTarget(
+            name: "decode-bench", dependencies: ["Compute", "Formats", "Verify", "COpenBLAS"],
+            path: "Benchmarks/DecodeBench"),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),

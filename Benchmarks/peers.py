@@ -168,13 +168,120 @@ def archive_peers(path, dtype):
                           "decompress_seconds": td, "compress_bytes_per_second": n / tc,
                           "decompress_bytes_per_second": n / td}))
 
+DECODE_PROMPT, DECODE_STEPS = 128, 32
+
+def decode_prompt(vocab, n=DECODE_PROMPT):
+    """The prompt ids decode-bench uses too: (7919·i + 13) mod vocab."""
+    return [(7919 * i + 13) % vocab for i in range(n)]
+
+def make_decode_models(work):
+    """SmolLM2-135M-shaped random-init LLaMA (convert_bench.make_llama, BF16), the same
+    weights widened to F32, and mlx_lm.convert's 4-bit (group 64) of the BF16 directory."""
+    import shutil, subprocess, numpy as np
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from convert_bench import make_llama, write_safetensors
+    from safetensors.numpy import load_file
+    bf16 = os.path.join(work, "decode-135m-bf16")
+    make_llama(bf16, "llama-135m")
+    f32 = os.path.join(work, "decode-135m-f32")
+    if not os.path.exists(os.path.join(f32, "config.json")):
+        os.makedirs(f32, exist_ok=True)
+        for f in os.listdir(bf16):
+            src = os.path.join(bf16, f)
+            if f.endswith(".safetensors"):
+                # safetensors.numpy has no bfloat16: read the raw bytes and widen the halves.
+                with open(src, "rb") as fh:
+                    n = int.from_bytes(fh.read(8), "little"); header = json.loads(fh.read(n)); data = fh.read()
+                tensors = []
+                for name, info in header.items():
+                    if name == "__metadata__":
+                        continue
+                    a, b = info["data_offsets"]
+                    x = (np.frombuffer(data[a:b], np.uint16).astype(np.uint32) << 16).view(np.float32)
+                    tensors.append((name, "F32", info["shape"], x.tobytes()))
+                write_safetensors(os.path.join(f32, f), tensors)
+            elif f == "config.json":
+                c = json.load(open(src)); c["torch_dtype"] = "float32"
+                json.dump(c, open(os.path.join(f32, f), "w"), indent=2)
+            elif f == "model.safetensors.index.json":
+                c = json.load(open(src)); c["metadata"]["total_size"] *= 2
+                json.dump(c, open(os.path.join(f32, f), "w"), indent=2)
+            else:
+                shutil.copy(src, f32)
+    mlx4 = os.path.join(work, "decode-135m-mlx4")
+    if not os.path.exists(os.path.join(mlx4, "config.json")):
+        shutil.rmtree(mlx4, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "mlx_lm", "convert", "--hf-path", bf16, "--mlx-path", mlx4,
+                        "-q", "--q-bits", "4", "--q-group-size", "64"], check=True, stdout=subprocess.DEVNULL)
+    print(json.dumps({"bench": "decode_models", "bf16": bf16, "f32": f32, "mlx4": mlx4}))
+
+def timed_decode(prefill, step, repeats=2):
+    """(prefill tokens/s, decode tokens/s): best of `repeats` after a warm-up; a run is a
+    prefill of DECODE_PROMPT tokens then DECODE_STEPS greedy one-token steps."""
+    bp = bd = float("inf")
+    for _ in range(repeats + 1):
+        t = time.perf_counter(); state, nxt = prefill(); tp = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(DECODE_STEPS):
+            state, nxt = step(state, nxt)
+        td = time.perf_counter() - t
+        bp, bd = min(bp, tp), min(bd, td)
+    return DECODE_PROMPT / bp, DECODE_STEPS / bd
+
+def torch_decode(path, name, threads=2):
+    """transformers LlamaForCausalLM on torch CPU (`threads` threads), its own KV cache."""
+    import torch
+    from transformers import LlamaForCausalLM
+    torch.set_num_threads(threads)
+    dtype = torch.bfloat16 if name.endswith("bf16") else torch.float32
+    model = LlamaForCausalLM.from_pretrained(path, torch_dtype=dtype).eval()
+    ids = torch.tensor([decode_prompt(model.config.vocab_size)])
+    def prefill():
+        out = model(ids, use_cache=True)
+        return out.past_key_values, out.logits[0, -1].argmax().view(1, 1)
+    def step(past, nxt):
+        out = model(nxt, past_key_values=past, use_cache=True)
+        return out.past_key_values, out.logits[0, -1].argmax().view(1, 1)
+    with torch.inference_mode():
+        p, d = timed_decode(prefill, step)
+    print(json.dumps({"bench": f"torch_decode_{name}", "threads": threads, "prefill_tokens_per_second": p,
+                      "decode_tokens_per_second": d, "torch": torch.__version__}))
+
+def mlx_decode(path, name):
+    """mlx_lm's model on MLX's CPU device (mx.set_default_device(mx.cpu)), its KV cache."""
+    import mlx.core as mx
+    from mlx_lm import load
+    from mlx_lm.models.cache import make_prompt_cache
+    mx.set_default_device(mx.cpu)
+    model, _ = load(path)
+    ids = mx.array([decode_prompt(model.args.vocab_size)])
+    def prefill():
+        cache = make_prompt_cache(model)
+        nxt = mx.argmax(model(ids, cache=cache)[0, -1]).reshape(1, 1)
+        mx.eval(nxt)
+        return cache, nxt
+    def step(cache, nxt):
+        nxt = mx.argmax(model(nxt, cache=cache)[0, -1]).reshape(1, 1)
+        mx.eval(nxt)
+        return cache, nxt
+    # MLX's CPU 4-bit matmul runs about 1 token/s here: one timed run after the warm-up.
+    p, d = timed_decode(prefill, step, repeats=1 if name == "mlx4" else 2)
+    print(json.dumps({"bench": f"mlx_decode_{name}", "prefill_tokens_per_second": p,
+                      "decode_tokens_per_second": d, "mlx": mx.__version__}))
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "torch-block":
         torch_block()
         sys.exit(0)
     path = sys.argv[2]
-    if cmd == "make-big":
+    if cmd == "make-decode-models":
+        make_decode_models(path)
+    elif cmd == "torch-decode":
+        torch_decode(path, sys.argv[3])
+    elif cmd == "mlx-decode":
+        mlx_decode(path, sys.argv[3])
+    elif cmd == "make-big":
         make_big(path)
     elif cmd == "make-quant-gguf":
         make_quant_gguf(path)

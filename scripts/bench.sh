@@ -42,7 +42,22 @@ llama_cpp_args=()
 echo "compute engine…" >&2
 .build/release/compute-bench | tee "$work/compute.jsonl"
 "$py" Benchmarks/peers.py torch-block | tee -a "$work/compute.jsonl" || echo "torch missing: no torch comparison" >&2
-"$py" - "$results" "$work/compute.jsonl" <<'PY'
+echo "decoding (SmolLM2-135M-shaped random-init LLaMA: F32, BF16, MLX 4-bit)…" >&2
+decode=$work/decode.jsonl
+: > "$decode"
+"$py" Benchmarks/peers.py make-decode-models "$work" >&2
+[ -x .build/release/decode-bench ] || swift build -c release --product decode-bench >&2
+# OpenBLAS 0.3.21 (Debian 12) does not recognise AVX-512 CPUs it predates (Zen 4) and runs
+# its Haswell kernels there; torch's oneDNN uses AVX-512. Name the core unless one is set.
+blas_core=${OPENBLAS_CORETYPE:-}
+[ -z "$blas_core" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null && blas_core=SkylakeX
+for d in f32 bf16 mlx4; do
+    OPENBLAS_CORETYPE=$blas_core .build/release/decode-bench speed "$d" "$work/decode-135m-$d" 2 | tee -a "$decode"
+    "$py" Benchmarks/peers.py mlx-decode "$work/decode-135m-$d" "$d" | tee -a "$decode" || echo "mlx missing: no MLX comparison" >&2
+    [ "$d" = mlx4 ] || "$py" Benchmarks/peers.py torch-decode "$work/decode-135m-$d" "$d" | tee -a "$decode" || echo "torch missing: no torch comparison" >&2
+done
+.build/release/decode-bench memory mlx4 "$work/decode-135m-mlx4" | tee -a "$decode"
+"$py" - "$results" "$work/compute.jsonl" "$decode" <<'PY'
 import json, sys
 r = {}
 for line in open(sys.argv[1]):
@@ -112,4 +127,24 @@ if b and t:
     b, t = b[0], t[0]
     same = abs(b["checksum"] - t["checksum"]) <= 1e-3 * max(1.0, abs(t["checksum"]))
     print(f"  LLaMA block (hidden 576, 128 tokens, 2 threads): ckpt {b['seconds']*1e3:.1f} ms, torch {t['torch']} {t['seconds']*1e3:.1f} ms → {t['seconds']/b['seconds']:.2f}× torch (target ≥ 1×); checksums {b['checksum']:.4f} / {t['checksum']:.4f}" + ("" if same else " DIFFER"))
+dec = {}
+for line in open(sys.argv[3]):
+    d = json.loads(line); dec[d.pop("bench")] = d
+for d in ("f32", "bf16", "mlx4"):
+    o = dec.get(f"ckpt_decode_{d}")
+    if not o:
+        continue
+    for phase in ("prefill", "decode"):
+        key = f"{phase}_tokens_per_second"
+        what = f"prefill {128} tokens" if phase == "prefill" else "decode 32 tokens"
+        parts = [f"ckpt {o[key]:.1f} tok/s"]
+        for peer, label in (("torch", "torch CPU 2 threads"), ("mlx", "MLX CPU")):
+            p = dec.get(f"{peer}_decode_{d}")
+            if p:
+                parts.append(f"{label} {p[key]:.1f} tok/s → {o[key]/p[key]:.2f}× (target ≥ 1×)")
+        print(f"  {d} {what}: " + "; ".join(parts))
+mem = dec.get("ckpt_forward_memory_mlx4")
+if mem:
+    print(f"  4-bit forward of 128 tokens: peak RSS growth {mem['peak_rss_growth']/2**20:.0f} MiB vs packed weights "
+          f"{mem['packed_weight_bytes']/2**20:.0f} MiB + activations {mem['activation_peak_bytes']/2**20:.0f} MiB → {mem['ratio']:.2f}× (target ≤ 1.3×)")
 PY

@@ -12,8 +12,8 @@ struct CKPT: ParsableCommand {
         abstract: "Convert, quantize, verify and catalogue machine-learning checkpoints.",
         subcommands: [
             Inspect.self, Convert.self, Tokenize.self, List.self, Show.self, Add.self, Scan.self, Rm.self,
-            LineageCommand.self, Check.self, Dupes.self, Forward.self, VerifyCommand.self, Pack.self,
-            Unpack.self, Lint.self,
+            LineageCommand.self, Check.self, Dupes.self, Forward.self, VerifyCommand.self, Generate.self,
+            Pack.self, Unpack.self, Lint.self,
         ])
 
     static var _errorPrefix: String { "error: " }

@@ -96,7 +96,10 @@ extension CPUExecutor {
                 }
             }
         } else {
-            let block = 128
+            // Rows decoded per sgemm: whole layer matrices (up to 4 MiB of floats), so a
+            // prefill makes one sgemm per weight rather than alternating BLAS and decode
+            // threads every 128 rows.
+            let block = Swift.max(128, Swift.min(n, (4 << 20) / (4 * Swift.max(kk, 1))))
             let tile = UnsafeMutablePointer<Float>.allocate(capacity: block * kk)
             defer { tile.deallocate() }
             var n0 = 0
