@@ -1,25 +1,20 @@
 """HF -> MLX and HF -> GGUF conversions, ckpt next to its peers (mlx_lm.convert; llama.cpp's
-converter + quantizer when a llama.cpp checkout is given), on random-init LLaMA models
-written here: one shaped like SmolLM2-135M and one of 1.1B parameters (TinyLlama's shape).
-Wall time and peak resident memory of each run come from /usr/bin/time. Prints one JSON
-object per line.
+converter + quantizer when a llama.cpp checkout is given), on SmolLM2-135M (an F32 HF directory
+made by `ckpt convert` from the real GGUF) and on a random-init LLaMA of 1.1B parameters
+(TinyLlama's shape, BF16) written here with SmolLM2's tokenizer. Wall time and peak resident
+memory of each run come from /usr/bin/time. Prints one JSON object per line.
 
-usage: convert_bench.py CKPT WORKDIR [--skip-1b] [--llama-cpp DIR]
+usage: convert_bench.py CKPT WORKDIR --smollm2-hf DIR [--skip-1b] [--llama-cpp DIR]
 """
 import json, os, shutil, subprocess, sys, time
 
 SHAPES = {
     # name: hidden, layers, intermediate, heads, kv heads, vocab
-    "llama-135m": (576, 30, 1536, 9, 3, 49152),
-    "llama-1.1b": (2048, 22, 5632, 32, 4, 32000),
+    "llama-1.1b": (2048, 22, 5632, 32, 4, 49152),
 }
 SHARD_BYTES = 2 << 30
 
 
-def tokenizer_source():
-    models = os.environ.get("CKPT_MODELS") or os.path.join(
-        os.environ.get("CKPT_CACHE", os.path.expanduser("~/.cache/ckpt")), "models")
-    return os.path.join(models, "all-minilm-l6-v2")
 
 
 def write_safetensors(path, tensors):
@@ -37,7 +32,7 @@ def write_safetensors(path, tensors):
     os.replace(path + ".part", path)
 
 
-def make_llama(path, name):
+def make_llama(path, name, tokenizer_dir):
     """A random-init Llama HF directory in BF16 (config, shards + index, a tokenizer)."""
     import numpy as np
     if os.path.exists(os.path.join(path, "config.json")):
@@ -77,8 +72,8 @@ def make_llama(path, name):
                "max_position_embeddings": 2048, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
                "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2},
               open(os.path.join(path, "config.json"), "w"), indent=2)
-    src = tokenizer_source()
-    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+    src = tokenizer_dir
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         if os.path.exists(os.path.join(src, f)):
             shutil.copy(os.path.join(src, f), path)
 
@@ -103,18 +98,22 @@ def size_of(path):
 
 def main():
     ckpt, work = sys.argv[1], sys.argv[2]
-    names = ["llama-135m"] + ([] if "--skip-1b" in sys.argv else ["llama-1.1b"])
+    smollm2 = sys.argv[sys.argv.index("--smollm2-hf") + 1]
+    names = ["smollm2-135m"] + ([] if "--skip-1b" in sys.argv else ["llama-1.1b"])
     llama_cpp = sys.argv[sys.argv.index("--llama-cpp") + 1] if "--llama-cpp" in sys.argv else None
     py = sys.executable
     # The timing is of the conversion; its verification is measured apart.
     help_text = subprocess.run([ckpt, "convert", "--help"], capture_output=True, text=True).stdout
     no_verify = ["--no-verify"] if "--no-verify" in help_text else []
     for name in names:
-        src = os.path.join(work, name + "-hf")
-        make_llama(src, name)
+        if name == "smollm2-135m":
+            src, largest = smollm2, 49152 * 576 * 4
+        else:
+            src = os.path.join(work, name + "-hf")
+            make_llama(src, name, smollm2)
+            hidden, layers, inter, heads, kv, vocab = SHAPES[name]
+            largest = vocab * hidden * 2
         weights = sum(os.path.getsize(os.path.join(src, f)) for f in os.listdir(src) if f.endswith(".safetensors"))
-        hidden, layers, inter, heads, kv, vocab = SHAPES[name]
-        largest = vocab * hidden * 2
         runs = {}
         out = os.path.join(work, name + "-ckpt-mlx4")
         shutil.rmtree(out, ignore_errors=True)

@@ -35,10 +35,11 @@ if [ -f "$gguf" ] && [ -f "$minilm" ]; then
     "$py" Benchmarks/peers.py archive "$work/smollm2-f32.safetensors" float32 | tee -a "$results"
     "$py" Benchmarks/peers.py archive "$work/minilm-f32.safetensors" float32 | tee -a "$results"
 fi
-echo "conversions (random-init 135M and 1.1B LLaMA, HF -> MLX 4-bit and GGUF Q4_K_M)…" >&2
+echo "conversions (SmolLM2-135M and a random-init 1.1B LLaMA, HF -> MLX 4-bit and GGUF Q4_K_M)…" >&2
 llama_cpp_args=()
 [ -n "${LLAMA_CPP_DIR:-}" ] && llama_cpp_args=(--llama-cpp "$LLAMA_CPP_DIR")
-"$py" Benchmarks/convert_bench.py .build/release/ckpt "$work" ${CKPT_BENCH_SKIP_1B:+--skip-1b} "${llama_cpp_args[@]}" | tee -a "$results"
+[ -f "$work/smollm2-hf/config.json" ] || .build/release/ckpt convert "$gguf" "$work/smollm2-hf" --to hf --dtype f32 --no-catalog >&2
+"$py" Benchmarks/convert_bench.py .build/release/ckpt "$work" --smollm2-hf "$work/smollm2-hf" ${CKPT_BENCH_SKIP_1B:+--skip-1b} "${llama_cpp_args[@]}" | tee -a "$results"
 echo "compute engine…" >&2
 .build/release/compute-bench | tee "$work/compute.jsonl"
 "$py" Benchmarks/peers.py torch-block | tee -a "$work/compute.jsonl" || echo "torch missing: no torch comparison" >&2
@@ -98,10 +99,10 @@ for name in ("smollm2-bf16", "smollm2-f32", "minilm-f32"):
 for k in ("convert_f32_to_bf16", "convert_f32_to_f16"):
     c = r[k]
     print(f"  {k}: {c['seconds']:.2f} s, input {c['input_bytes_per_second']/1e9:.2f} GB/s = {c['input_bytes_per_second']/m:.2f}× memcpy; traffic-normalised {c['ratio_to_memcpy']:.2f}× (target ≥ 0.7×); {c['seconds']/w['seconds']:.1f}× the write floor")
-for name in ("llama-135m", "llama-1.1b"):
+for name in ("smollm2-135m", "llama-1.1b"):
     c, m = r.get(f"convert_{name}_ckpt_mlx4"), r.get(f"convert_{name}_mlx_lm_mlx4")
     if c and m:
-        print(f"  HF -> MLX 4-bit, random-init {name} ({c['weights_bytes']/2**30:.2f} GiB BF16): ckpt {c['seconds']:.1f} s, "
+        print(f"  HF -> MLX 4-bit, {name} ({c['weights_bytes']/2**30:.2f} GiB of weights): ckpt {c['seconds']:.1f} s, "
               f"{c['peak_rss']/2**20:.0f} MiB peak; mlx_lm.convert {m['seconds']:.1f} s, {m['peak_rss']/2**20:.0f} MiB"
               f" → time {c['seconds']/m['seconds']:.2f}× (target ≤ 0.5×), memory {c['peak_rss']/m['peak_rss']:.2f}× (target ≤ 0.25×);"
               f" largest tensor {c['largest_tensor_bytes']/2**20:.0f} MiB")
