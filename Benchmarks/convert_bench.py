@@ -10,6 +10,7 @@ import json, os, shutil, subprocess, sys, time
 
 SHAPES = {
     # name: hidden, layers, intermediate, heads, kv heads, vocab
+    "llama-135m": (576, 30, 1536, 9, 3, 49152),  # SmolLM2-135M's shape (decode bench)
     "llama-1.1b": (2048, 22, 5632, 32, 4, 49152),
 }
 SHARD_BYTES = 2 << 30
@@ -32,7 +33,7 @@ def write_safetensors(path, tensors):
     os.replace(path + ".part", path)
 
 
-def make_llama(path, name, tokenizer_dir):
+def make_llama(path, name, tokenizer_dir=None):
     """A random-init Llama HF directory in BF16 (config, shards + index, a tokenizer)."""
     import numpy as np
     if os.path.exists(os.path.join(path, "config.json")):
@@ -72,8 +73,8 @@ def make_llama(path, name, tokenizer_dir):
                "max_position_embeddings": 2048, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
                "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2},
               open(os.path.join(path, "config.json"), "w"), indent=2)
-    src = tokenizer_dir
-    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json") if tokenizer_dir else ():
+        src = tokenizer_dir
         if os.path.exists(os.path.join(src, f)):
             shutil.copy(os.path.join(src, f), path)
 

@@ -182,7 +182,7 @@ def make_decode_models(work):
     from convert_bench import make_llama, write_safetensors
     from safetensors.numpy import load_file
     bf16 = os.path.join(work, "decode-135m-bf16")
-    make_llama(bf16, "llama-135m")
+    make_llama(bf16, "llama-135m", os.path.join(work, "smollm2-hf"))  # made by bench.sh before this
     f32 = os.path.join(work, "decode-135m-f32")
     if not os.path.exists(os.path.join(f32, "config.json")):
         os.makedirs(f32, exist_ok=True)

@@ -65,8 +65,14 @@ public struct GGUFImportTokenizer {
         tokenizer = doc
 
         var config = Metadata()
-        config["add_bos_token"] = .bool(parts.addBOS)
-        config["add_eos_token"] = .bool(addEOS)
+        // A byte-level vocabulary carries BOS/EOS in tokenizer.json's post-processor only, as
+        // SmolLM2's, Qwen2's and Llama 3's own tokenizer_config.json do: llama.cpp's converter
+        // adds `add_bos_token` itself for some of them and refuses a second one
+        // ("Duplicated key name"). SentencePiece configs (Llama 2) keep the flags.
+        if model == "llama" {
+            config["add_bos_token"] = .bool(parts.addBOS)
+            config["add_eos_token"] = .bool(addEOS)
+        }
         var decoder = Metadata()
         for i in tokens.indices where v.isAdded(i) {
             decoder[String(i)] = .object([
