@@ -36,6 +36,8 @@ if [ -f "$gguf" ] && [ -f "$minilm" ]; then
     "$py" Benchmarks/peers.py archive "$work/minilm-f32.safetensors" float32 | tee -a "$results"
 fi
 echo "conversions (SmolLM2-135M and a random-init 1.1B LLaMA, HF -> MLX 4-bit and GGUF Q4_K_M)…" >&2
+# LLAMA_CPP_DIR: a folder with llama.cpp's convert_hf_to_gguf.py and its gguf-py (a llama.cpp
+# checkout); its F16 output is then quantized by llama-cpp-python's llama_model_quantize.
 llama_cpp_args=()
 [ -n "${LLAMA_CPP_DIR:-}" ] && llama_cpp_args=(--llama-cpp "$LLAMA_CPP_DIR")
 [ -f "$work/smollm2-hf/config.json" ] || .build/release/ckpt convert "$gguf" "$work/smollm2-hf" --to hf --dtype f32 --no-catalog >&2
