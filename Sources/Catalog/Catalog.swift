@@ -69,6 +69,8 @@ public final class Catalog: Sendable {
 
     /// Attempts, 50 ms apart, to open a catalog another process is creating (≈ 30 s).
     static let openRetries = 600
+    /// Checks, 50 ms apart, for another process's migrations to complete (≈ 5 s).
+    static let migrationWaits = 100
 
     private static func migrate(_ pool: DatabasePool, path: String) throws {
         let migrator = CatalogMigrations.migrator
@@ -79,7 +81,8 @@ public final class Catalog: Sendable {
                     try migrator.appliedIdentifiers(db),
                     try Int.fetchOne(
                         db,
-                        sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+                        // grdb_migrations alone: another process is creating the catalog.
+                        sql: "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' AND name <> 'grdb_migrations'")
                         ?? 0
                 )
             }
@@ -96,8 +99,13 @@ public final class Catalog: Sendable {
             do {
                 try migrator.migrate(pool)
             } catch {
-                // Another process may have migrated between our check and our write.
-                if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                // Another process may be migrating the same catalog: each migration is its own
+                // transaction, so ours can collide with one it already applied. Wait for it to
+                // finish (≈ 5 s at most) rather than fail.
+                for _ in 0..<Self.migrationWaits {
+                    if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                    usleep(50_000)
+                }
                 throw error
             }
         } catch let error as DatabaseError {
