@@ -63,9 +63,9 @@ struct LintState {
     }
 
     mutating func collect(_ source: any TensorSource, file: String) {
-        for t in source.tensors {
-            if tensors[t.name] == nil { order.append(t.name) }
-            if tensors[t.name] == nil { tensors[t.name] = LintedTensor(info: t, source: source, file: file) }
+        for t in source.tensors where tensors[t.name] == nil {
+            order.append(t.name)
+            tensors[t.name] = LintedTensor(info: t, source: source, file: file)
         }
     }
 
