@@ -1,5 +1,18 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+// The hot loops (quantizers, the engine's kernels, byte planes) are written with Swift SIMD
+// types, which compile to the widest vector instructions the target CPU has. Like llama.cpp
+// (GGML_NATIVE, its default), ckpt is built for the CPU it is built on: on a machine with
+// AVX2 or AVX-512 they run 8 or 16 lanes wide instead of SSE2's 4. Set CKPT_PORTABLE=1 to
+// build for the architecture's baseline instead: for binaries that move to other machines,
+// and when ckpt is a dependency of another package (SwiftPM refuses unsafe flags there).
+// Swift never contracts a * b + c into a fused multiply-add, so the bytes of the quantizers
+// stay those of their references either way (the tests compare them bit for bit).
+let portable = ProcessInfo.processInfo.environment["CKPT_PORTABLE"].map { !$0.isEmpty && $0 != "0" } ?? false
+let nativeCPU: [SwiftSetting] =
+    portable ? [] : [.unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux]))]
 
 let package = Package(
     name: "ckpt",
@@ -93,3 +106,7 @@ let package = Package(
             path: "Tests/CatalogWriter"),
     ]
 )
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + nativeCPU
+}
