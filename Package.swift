@@ -52,7 +52,9 @@ let package = Package(
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]),
         .target(name: "Quantize", dependencies: ["Formats"]),
-        .target(name: "Compute", dependencies: ["Quantize", "Formats", "COpenBLAS"]),
+        // Hand-vectorized loops with run-time CPU dispatch (see its header).
+        .target(name: "CKernels"),
+        .target(name: "Compute", dependencies: ["Quantize", "Formats", "COpenBLAS", "CKernels"]),
         .target(name: "Verify", dependencies: ["Compute", "Quantize", "Formats"]),
         .target(name: "Convert", dependencies: ["Verify", "Quantize", "Formats"]),
         .target(
@@ -96,7 +98,7 @@ let package = Package(
         .testTarget(name: "ConvertTests", dependencies: ["Convert", "Verify", "Compute", "Formats", "Quantize", "TestSupport"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Compute", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute", "Formats", "TestSupport"]),
+        .testTarget(name: "ComputeTests", dependencies: ["CKernels", "Compute", "Formats", "TestSupport"]),
         .testTarget(name: "ArchiveTests", dependencies: ["Archive", "Formats", "TestSupport"]),
         .testTarget(
             name: "CatalogTests", dependencies: ["Archive", "Catalog", "Formats", "TestSupport"]),

@@ -1,3 +1,4 @@
+import CKernels
 import Formats
 
 /// Rows of a dense F32, F16 or BF16 [rows, columns] matrix read in place, for matrix-vector
@@ -101,6 +102,15 @@ struct DenseRows: RowDequantizer {
             }
         }
         return total
+    }
+}
+
+extension DenseRows {
+    /// `out[r] = row r · x` for `rows` of a BF16 matrix, in CKernels' vector loop.
+    func matvecBF16(rows range: Range<Int>, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        precondition(dtype == .bf16 && range.lowerBound >= 0 && range.upperBound <= rows)
+        // In bounds: init checked bytes.count == rows × bytesPerRow.
+        ck_bf16_matvec(bytes.raw.baseAddress, columns, x, range.lowerBound, range.upperBound, out)
     }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Formats
 
@@ -68,7 +69,9 @@ extension CPUExecutor {
         let xp = x.floats, dst = out.floats
         if m == 0 || n == 0 { return out }
         if m <= 4, let a = deq as? AffineRows, a.hasFastMatvec {
-            // x prepared once per product (reordered, group sums), then one pass per row.
+            // x prepared once per product (reordered, group sums), then one pass per row in
+            // CKernels' vector loop. Rows go in blocks small enough to stay in L2 while each
+            // of the m inputs passes over them.
             let groups = a.groups
             let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * kk)
             let sums = UnsafeMutablePointer<Float>.allocate(capacity: m * groups)
@@ -77,14 +80,27 @@ extension CPUExecutor {
                 sums.deallocate()
             }
             for i in 0..<m { a.prepareMatvec(xp + i * kk, xs: xs + i * kk, sums: sums + i * groups) }
+            let block = Swift.max(1, (128 << 10) / Swift.max(1, a.packedRowBytes))
             parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
-                let sc = UnsafeMutablePointer<Float>.allocate(capacity: a.matvecScratchCount)
-                defer { sc.deallocate() }
-                for j in r {
+                var r0 = r.lowerBound
+                while r0 < r.upperBound {
+                    let r1 = Swift.min(r.upperBound, r0 + block)
                     for i in 0..<m {
-                        dst[i * n + j] = a.matvec(
-                            row: j, xs: xs + i * kk, sums: sums + i * groups, scratch: sc)
+                        a.matvec(rows: r0..<r1, xs: xs + i * kk, sums: sums + i * groups, into: dst + i * n)
                     }
+                    r0 = r1
+                }
+            }
+        } else if m <= 4, let d = deq as? DenseRows, d.dtype == .bf16 {
+            // BF16 weights widened in registers by CKernels' vector loop: half the bytes of
+            // F32 per step, nothing widened in memory.
+            let block = Swift.max(1, (128 << 10) / Swift.max(1, d.bytesPerRow))
+            parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
+                var r0 = r.lowerBound
+                while r0 < r.upperBound {
+                    let r1 = Swift.min(r.upperBound, r0 + block)
+                    for i in 0..<m { d.matvecBF16(rows: r0..<r1, xp + i * kk, into: dst + i * n) }
+                    r0 = r1
                 }
             }
         } else if m <= 4 {

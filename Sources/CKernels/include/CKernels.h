@@ -1,0 +1,44 @@
+// Hand-vectorized inner loops of the compute engine, with run-time dispatch on the CPU's
+// vector extensions (AVX-512 on x86-64) and a portable C path everywhere else. Swift's SIMD
+// types do not reliably compile the widening conversions these loops live on (they become
+// out-of-line calls), so the few loops where that decides the speed are written here.
+#ifndef CKPT_CKERNELS_H
+#define CKPT_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Storage of an affine weight's scales and biases.
+typedef enum { CK_SCALES_F32 = 0, CK_SCALES_F16 = 1, CK_SCALES_BF16 = 2 } ck_scale_type;
+
+/// Which path the kernels take on this CPU: 0 portable C, 2 AVX-512 (F, BW, VL, F16C, FMA).
+int ck_vector_level(void);
+
+/// Forces the portable path (`force` non-zero) or returns to dispatch by CPU (tests compare
+/// the two paths).
+void ck_force_portable(int force);
+
+/// out[r] = Σ_g scale[r,g] · Σ_{i∈g} q[r,i] · x[i] + bias[r,g] · sums[g], for rows
+/// row_begin ..< row_end of a 4-bit MLX affine matrix (codes LSB-first, `packed_row_bytes`
+/// per row, `group_size` a multiple of 32). `xs` is x reordered per 32 codes (the 16 inputs
+/// of the low nibbles of 16 bytes, then the 16 of the high ones); `sums` is Σx per group.
+/// Every sum has a fixed order: results do not depend on how rows are split among threads.
+void ck_affine4_matvec(const uint8_t *packed, size_t packed_row_bytes, const void *scales,
+                       const void *biases, ck_scale_type scale_type, size_t groups,
+                       size_t group_size, const float *xs, const float *sums, size_t row_begin,
+                       size_t row_end, float *out);
+
+/// out[r] = Σ_i w[r,i] · x[i] for rows row_begin ..< row_end of a dense bfloat16 matrix
+/// (`columns` per row, little-endian), widened exactly to float32 in registers.
+void ck_bf16_matvec(const void *w, size_t columns, const float *x, size_t row_begin,
+                    size_t row_end, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
