@@ -72,12 +72,14 @@ func load(_ path: String) throws -> LlamaModel {
     return m
 }
 
-func speed(name: String, path: String, threads: Int) throws {
+/// `bf16Products`: BF16 weights' products round activations to bfloat16 (torch's and MLX's
+/// arithmetic for a bfloat16 model); the name then ends in `_bf16products`.
+func speed(name: String, path: String, threads: Int, bf16Products: Bool = false) throws {
     openblas_set_num_threads(Int32(threads))
     let model = try load(path)
     let session = try DecodingSession(
         model: model, maxLength: promptLength + decodeSteps + 1,
-        options: EvalOptions(threads: threads))
+        options: EvalOptions(threads: threads, bf16Products: bf16Products))
     let ids = prompt(model.vocabularySize)
     var bestPrefill = Double.infinity, bestDecode = Double.infinity
     var sectionTimes: [Double] = []
@@ -98,7 +100,7 @@ func speed(name: String, path: String, threads: Int) throws {
         }
     }
     line([
-        ("bench", "ckpt_decode_\(name)"), ("threads", threads),
+        ("bench", "ckpt_decode_\(name)\(bf16Products ? "_bf16products" : "")"), ("threads", threads),
         ("prefill_tokens_per_second", Double(promptLength) / bestPrefill),
         ("decode_tokens_per_second", Double(decodeSteps) / bestDecode),
         ("first_step_ms", (sectionTimes.first ?? 0) * 1e3),
@@ -131,13 +133,15 @@ func warn(_ message: String) {
 
 let args = CommandLine.arguments
 guard args.count >= 4 else {
-    warn("usage: decode-bench speed|memory NAME MODEL [THREADS]")
+    warn("usage: decode-bench speed|memory NAME MODEL [THREADS] [--bf16-products]")
     exit(64)
 }
 do {
     switch args[1] {
     case "speed":
-        try speed(name: args[2], path: args[3], threads: args.count > 4 ? Int(args[4]) ?? 2 : 2)
+        try speed(
+            name: args[2], path: args[3], threads: args.count > 4 ? Int(args[4]) ?? 2 : 2,
+            bf16Products: args.contains("--bf16-products"))
     case "memory": try memory(name: args[2], path: args[3])
     default:
         warn("unknown mode \(args[1])")

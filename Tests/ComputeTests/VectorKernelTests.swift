@@ -45,3 +45,42 @@ struct VectorKernelTests {
         #expect(closeness(try product(x, w, portable: true), dense, rtol: 1e-5, atol: 1e-5) <= 1)
     }
 }
+
+/// `EvalOptions.bf16Products`: a BF16 weight's matrix product with the activations rounded to
+/// bfloat16 equals the float32 product of the rounded activations (exact products, float32
+/// sums), on every shape edge of the kernel (12 rows of W, 32 tokens, pairs of columns).
+@Suite("BF16 products")
+struct BF16ProductTests {
+    static let shapes: [(Int, Int, Int)] = [
+        (5, 12, 32), (31, 11, 33), (32, 13, 1), (33, 24, 2), (64, 25, 31), (100, 50, 576),
+        (7, 1, 64), (128, 36, 1536),
+    ]
+
+    @Test("equals the float32 product of bfloat16-rounded activations", arguments: shapes.indices)
+    func matches(_ i: Int) throws {
+        let (m, n, k) = Self.shapes[i]
+        let wf = try randn([n, k], seed: UInt64(i) + 1, dtype: .bf16).floats()
+        var bytes: [UInt8] = []
+        for v in wf { withUnsafeBytes(of: UInt16(truncatingIfNeeded: v.bitPattern >> 16).littleEndian) { bytes += $0 } }
+        let w = try QuantizedWeight.dense(
+            bytes: ByteBuffer(copying: bytes).all, dtype: .bf16, rows: n, columns: k)
+        let xf = try randn([m, k], seed: UInt64(i) + 100).floats()
+        let x = try Tensor(xf, shape: [m, k])
+        let xRounded = try Tensor(xf, shape: [m, k], dtype: .bf16).floats()
+        let want = try Tensor(xRounded, shape: [m, k])
+            .matmul(try Tensor(wf, shape: [n, k]).transposed()).floats()
+        let y = try x.quantizedMatmul(w)
+        let fast = try y.floats(options: EvalOptions(bf16Products: true))
+        let plain = try y.floats()
+        guard ck_bf16_gemm_available() != 0 else {
+            // Without AVX-512 BF16 the option changes nothing.
+            #expect(fast == plain)
+            return
+        }
+        #expect(closeness(fast, want, rtol: 1e-5, atol: 1e-5) <= 1)
+        // Off, the activations stay float32: a different (more precise) result.
+        #expect(closeness(plain, want, rtol: 1e-5, atol: 1e-5) > 1 || k < 2)
+        // Rows of W split among threads change nothing.
+        #expect(try y.floats(options: EvalOptions(threads: 1, bf16Products: true)) == fast)
+    }
+}

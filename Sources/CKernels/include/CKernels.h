@@ -37,6 +37,23 @@ void ck_affine4_matvec(const uint8_t *packed, size_t packed_row_bytes, const voi
 void ck_bf16_matvec(const void *w, size_t columns, const float *x, size_t row_begin,
                     size_t row_end, float *out);
 
+/// Whether `ck_bf16_gemm` can run here (AVX-512 BF16); callers use another path when not.
+int ck_bf16_gemm_available(void);
+
+/// uint32 words `ck_bf16_gemm_pack` writes for an m×k A.
+size_t ck_bf16_gemm_packed_size(size_t m, size_t k);
+
+/// A (m×k floats, row stride `lda`) rounded to bfloat16 (to nearest even) and laid out for
+/// `ck_bf16_gemm` in `packed` (`ck_bf16_gemm_packed_size(m, k)` words).
+void ck_bf16_gemm_pack(const float *a, size_t lda, size_t m, size_t k, uint32_t *packed);
+
+/// C[i][j] = Σ_c bf16(A)[i][c] · W[j][c] for every row i < m of A and the rows
+/// row_begin ≤ j < row_end of W (bfloat16, row-major, k per row, read in place), written at
+/// c[i * ldc + j]. Exact products, float32 sums in a fixed order (threads may split the rows
+/// of W without changing any result). Only where `ck_bf16_gemm_available()`.
+void ck_bf16_gemm(const uint32_t *packed, size_t m, size_t k, const void *w, size_t row_begin,
+                  size_t row_end, float *c, size_t ldc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -111,6 +111,21 @@ extension CPUExecutor {
                     for i in 0..<m { dst[i * n + j] = deq.dot(row: j, xp + i * kk, scratch: row) }
                 }
             }
+        } else if options.bf16Products, let d = deq as? DenseRows, d.dtype == .bf16,
+            ck_bf16_gemm_available() != 0
+        {
+            // x rounded to bfloat16 once, then VDPBF16PS against W where it lies; blocks of
+            // 12 rows of W (the kernel's width) split among the threads.
+            let words = ck_bf16_gemm_packed_size(m, kk)
+            let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: Swift.max(words, 1))
+            defer { packed.deallocate() }
+            ck_bf16_gemm_pack(xp, kk, m, kk, packed)
+            let blocks = (n + 11) / 12
+            parallelRanges(blocks, threads: threads) { r in
+                ck_bf16_gemm(
+                    packed, m, kk, d.bytes.raw.baseAddress, 12 * r.lowerBound,
+                    Swift.min(n, 12 * r.upperBound), dst, n)
+            }
         } else {
             // Rows decoded per sgemm: whole layer matrices (up to 4 MiB of floats), so a
             // prefill makes one sgemm per weight rather than alternating BLAS and decode
