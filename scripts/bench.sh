@@ -56,6 +56,9 @@ blas_core=${OPENBLAS_CORETYPE:-}
 [ -z "$blas_core" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null && blas_core=SkylakeX
 for d in f32 bf16 mlx4; do
     OPENBLAS_CORETYPE=$blas_core .build/release/decode-bench speed "$d" "$work/decode-135m-$d" 2 | tee -a "$decode"
+    # BF16 again with bfloat16 activations in the products: torch's and MLX's arithmetic for a
+    # bfloat16 model (ckpt's default keeps them float32, for verification).
+    [ "$d" = bf16 ] && OPENBLAS_CORETYPE=$blas_core .build/release/decode-bench speed "$d" "$work/decode-135m-$d" 2 --bf16-products | tee -a "$decode"
     "$py" Benchmarks/peers.py mlx-decode "$work/decode-135m-$d" "$d" | tee -a "$decode" || echo "mlx missing: no MLX comparison" >&2
     [ "$d" = mlx4 ] || "$py" Benchmarks/peers.py torch-decode "$work/decode-135m-$d" "$d" | tee -a "$decode" || echo "torch missing: no torch comparison" >&2
 done
@@ -133,8 +136,8 @@ if b and t:
 dec = {}
 for line in open(sys.argv[3]):
     d = json.loads(line); dec[d.pop("bench")] = d
-for d in ("f32", "bf16", "mlx4"):
-    o = dec.get(f"ckpt_decode_{d}")
+for d, variant in (("f32", ""), ("bf16", ""), ("bf16", "_bf16products"), ("mlx4", "")):
+    o = dec.get(f"ckpt_decode_{d}{variant}")
     if not o:
         continue
     for phase in ("prefill", "decode"):
@@ -145,7 +148,8 @@ for d in ("f32", "bf16", "mlx4"):
             p = dec.get(f"{peer}_decode_{d}")
             if p:
                 parts.append(f"{label} {p[key]:.1f} tok/s → {o[key]/p[key]:.2f}× (target ≥ 1×)")
-        print(f"  {d} {what}: " + "; ".join(parts))
+        label = d + (" (bf16 activations, as torch)" if variant else "")
+        print(f"  {label} {what}: " + "; ".join(parts))
 mem = dec.get("ckpt_forward_memory_mlx4")
 if mem:
     print(f"  4-bit forward of 128 tokens: peak RSS growth {mem['peak_rss_growth']/2**20:.0f} MiB vs packed weights "
