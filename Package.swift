@@ -64,7 +64,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        .target(name: "Archive", dependencies: ["Formats", "CZstd", "CZlib"]),
+        .target(name: "Archive", dependencies: ["Formats", "CKernels", "CZstd", "CZlib"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Compute", "Formats", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "ComputeTests", dependencies: ["CKernels", "Compute", "Formats", "TestSupport"]),
-        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "Formats", "TestSupport"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "CKernels", "CZlib", "Formats", "TestSupport"]),
         .testTarget(
             name: "CatalogTests", dependencies: ["Archive", "Catalog", "Formats", "TestSupport"]),
         // A second process for the catalog's concurrent-writers test (not a product).

@@ -54,6 +54,14 @@ void ck_bf16_gemm_pack(const float *a, size_t lda, size_t m, size_t k, uint32_t 
 void ck_bf16_gemm(const uint32_t *packed, size_t m, size_t k, const void *w, size_t row_begin,
                   size_t row_end, float *c, size_t ldc);
 
+/// Whether `ck_crc32_fold` can run here (PCLMULQDQ).
+int ck_crc32_fold_available(void);
+
+/// The running CRC-32 state (zlib's polynomial; the state is the CRC with its bits inverted,
+/// as zlib keeps it inside `crc32`) after `len` more bytes: `len` ≥ 64 and a multiple of 16.
+/// zlib's `crc32(crc, buf, len)` equals `~ck_crc32_fold(~crc, buf, len)`.
+uint32_t ck_crc32_fold(uint32_t state, const uint8_t *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
