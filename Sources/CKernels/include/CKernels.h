@@ -62,6 +62,16 @@ int ck_crc32_fold_available(void);
 /// zlib's `crc32(crc, buf, len)` equals `~ck_crc32_fold(~crc, buf, len)`.
 uint32_t ck_crc32_fold(uint32_t state, const uint8_t *buf, size_t len);
 
+/// Runs `fn(ctx, i)` for every i < `tasks`, on at most `threads` threads (the calling one and
+/// pool workers), and returns when all are done. Tasks are taken in index order from a shared
+/// counter; a nested call, or a call while another job runs, runs its tasks on the calling
+/// thread. Workers spin briefly between jobs (back-to-back kernels find them awake), then
+/// sleep.
+void ck_pool_run(size_t tasks, int threads, void (*fn)(void *, size_t), void *ctx);
+
+/// Worker threads of the pool (online processors − 1), started on first use.
+int ck_pool_workers(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Formats
 
@@ -180,27 +181,27 @@ func parallelRanges(_ n: Int, threads: Int, minimumPerRange: Int = 1, _ body: (R
         body(0..<n)
         return
     }
-    // Unchecked: callers write disjoint output ranges and only read shared inputs.
+    // On CKernels' pool, whose workers stay awake between the kernels of a step (a dispatch
+    // queue wakes a sleeping thread for each one). Unchecked: callers write disjoint output
+    // ranges and only read shared inputs; the pool returns after the last range is done.
     withoutActuallyEscaping(body) { escapable in
-        let box = UncheckedSendable(value: escapable)
-        // At most `threads` workers run; worker w takes ranges w, w + workers, .... Which
-        // range holds an index changes nothing: kernels compute each output element alone.
-        let workers = Swift.min(threads, parts)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var p = w
-            while p < parts {
-                let lo = n * p / parts
-                let hi = n * (p + 1) / parts
-                if lo < hi { box.value(lo..<hi) }
-                p += workers
-            }
+        var job = RangeJob(body: escapable, n: n, parts: parts)
+        withUnsafeMutablePointer(to: &job) { p in
+            ck_pool_run(parts, Int32(Swift.min(threads, parts)), { context, part in
+                guard let job = context?.assumingMemoryBound(to: RangeJob.self).pointee else { return }
+                let lo = job.n * part / job.parts
+                let hi = job.n * (part + 1) / job.parts
+                if lo < hi { job.body(lo..<hi) }
+            }, p)
         }
     }
 }
 
-/// Carries a value into worker closures whose safety the caller argues for.
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
+/// One `parallelRanges` call, handed to the pool's C callback through its context pointer.
+private struct RangeJob {
+    let body: (Range<Int>) -> Void
+    let n: Int
+    let parts: Int
 }
 
 /// A fused program bound to its leaf values over an iteration space of lines.
