@@ -7,6 +7,9 @@
 #include "CKernels.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -21,7 +24,9 @@
 #endif
 
 // SPIN_ROUNDS pauses: 0.1 to 0.5 ms, longer than the gaps between the kernels of a step.
+// CKPT_WAIT_POLICY=passive (as OMP_WAIT_POLICY) makes workers sleep at once instead.
 enum { MAX_WORKERS = 63, SPIN_ROUNDS = 4096 };
+static int spin_rounds = SPIN_ROUNDS;
 
 // The job state in one word, so that a task is claimed only from the job it belongs to:
 // generation (24 bits) | tasks (20 bits) | next task to take (20 bits).
@@ -74,7 +79,7 @@ static void *worker(void *arg) {
     uint64_t seen = 0;
     for (;;) {
         uint64_t g = GEN_OF(atomic_load_explicit(&pool.state, memory_order_acquire));
-        for (int spin = 0; g == seen && spin < SPIN_ROUNDS; spin++) {
+        for (int spin = 0; g == seen && spin < spin_rounds; spin++) {
             CK_PAUSE();
             g = GEN_OF(atomic_load_explicit(&pool.state, memory_order_acquire));
         }
@@ -93,6 +98,8 @@ static void *worker(void *arg) {
 }
 
 static void start(void) {
+    const char *policy = getenv("CKPT_WAIT_POLICY");
+    if (policy && strcmp(policy, "passive") == 0) spin_rounds = 0;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int n = cpus > 1 ? (int)(cpus - 1) : 0;
     if (n > MAX_WORKERS) n = MAX_WORKERS;
@@ -141,6 +148,13 @@ void ck_pool_run(size_t tasks, int threads, void (*fn)(void *, size_t), void *ct
     inside_pool = true;
     take_tasks(gen);
     inside_pool = false;
-    while (atomic_load_explicit(&pool.finished, memory_order_acquire) != tasks) CK_PAUSE();
+    // A worker may have been descheduled holding a task (a busy machine): after a short spin,
+    // give the processor away instead of burning it.
+    for (int spin = 0; atomic_load_explicit(&pool.finished, memory_order_acquire) != tasks; spin++) {
+        if (spin < 256)
+            CK_PAUSE();
+        else
+            sched_yield();
+    }
     pthread_mutex_unlock(&pool.submit);
 }
