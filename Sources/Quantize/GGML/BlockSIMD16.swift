@@ -24,7 +24,9 @@ enum Magnitude: MagnitudeKey {
 
 /// |x|'s bits for x with the sign bit clear (+0 included), 0 for the others.
 enum PositiveMagnitude: MagnitudeKey {
-    @inline(__always) static func key(_ bits: SIMD16<Int32>) -> SIMD16<Int32> { bits & ~signMask(bits) }
+    @inline(__always) static func key(_ bits: SIMD16<Int32>) -> SIMD16<Int32> {
+        bits & ~signMask(bits)
+    }
 }
 
 /// |x|'s bits for x with the sign bit set (−0 included), 0 for the others.
@@ -44,20 +46,23 @@ enum NegativeMagnitude: MagnitudeKey {
 }
 
 /// Block `b`'s 32 keys (of the 16 blocks at `p`) folded to 16 partials.
-@inline(__always) func leaf16<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ b: Int) -> SIMD16<Int32> {
+@inline(__always)
+func leaf16<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ b: Int) -> SIMD16<Int32> {
     maxNonNegative(K.key(p.loadUnaligned(fromByteOffset: 128 * b, as: SIMD16<Int32>.self)),
                    K.key(p.loadUnaligned(fromByteOffset: 128 * b + 64, as: SIMD16<Int32>.self)))
 }
 
 /// Blocks 2i and 2i+1: 8 partials each (lanes 0-7, 8-15).
-@inline(__always) func level1<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Int32> {
+@inline(__always)
+func level1<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Int32> {
     let a = leaf16(K.self, p, 2 * i), b = leaf16(K.self, p, 2 * i + 1)
     return maxNonNegative(SIMD16(lowHalf: a.lowHalf, highHalf: b.lowHalf),
                           SIMD16(lowHalf: a.highHalf, highHalf: b.highHalf))
 }
 
 /// Blocks 4i to 4i+3: 4 partials each.
-@inline(__always) func level2<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Int32> {
+@inline(__always)
+func level2<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Int32> {
     let a = level1(K.self, p, 2 * i), b = level1(K.self, p, 2 * i + 1)
     let lo = SIMD16(lowHalf: SIMD8(lowHalf: a.lowHalf.lowHalf, highHalf: a.highHalf.lowHalf),
                     highHalf: SIMD8(lowHalf: b.lowHalf.lowHalf, highHalf: b.highHalf.lowHalf))
@@ -67,7 +72,8 @@ enum NegativeMagnitude: MagnitudeKey {
 }
 
 /// Blocks 8i to 8i+7: 2 partials each (the even and odd 64-bit lanes of the pair).
-@inline(__always) func level3<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Int32> {
+@inline(__always)
+func level3<K: MagnitudeKey>(_: K.Type, _ p: UnsafeRawPointer, _ i: Int) -> SIMD16<Int32> {
     let a = level2(K.self, p, 2 * i), b = level2(K.self, p, 2 * i + 1)
     let both = SIMD16<UInt64>(lowHalf: unsafeBitCast(a, to: SIMD8<UInt64>.self),
                               highHalf: unsafeBitCast(b, to: SIMD8<UInt64>.self))
@@ -76,7 +82,8 @@ enum NegativeMagnitude: MagnitudeKey {
 }
 
 /// The largest key `K` of each of the 16 blocks of 32 floats at `p`: lane b holds block b's.
-@inline(__always) func blockMax16<K: MagnitudeKey>(_: K.Type, _ p: UnsafePointer<Float>) -> SIMD16<Int32> {
+@inline(__always)
+func blockMax16<K: MagnitudeKey>(_: K.Type, _ p: UnsafePointer<Float>) -> SIMD16<Int32> {
     let raw = UnsafeRawPointer(p)
     let both = SIMD32(lowHalf: level3(K.self, raw, 0), highHalf: level3(K.self, raw, 1))
     return maxNonNegative(both.evenHalf, both.oddHalf)

@@ -59,14 +59,15 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
     /// `encodeReference` on each; false, with nothing written, when one holds NaN or ±Inf.
     /// The per-block scalars (signed max, d, 1/d, fp16 d) are computed with the block index in
     /// the lanes, then each block's codes 16 weights at a time.
-    @inline(__always) static func encode16(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool {
+    @inline(__always)
+    static func encode16(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool {
         // The largest magnitude among x ≥ +0 and among x ≤ −0 (0 where a side is empty).
         let pos = blockMax16(PositiveMagnitude.self, p), neg = blockMax16(NegativeMagnitude.self, p)
         // NaN or Inf on either side is a magnitude of at least 0x7f80_0000.
-        if anyNegative((maxNonNegative(pos, neg) &+ 0x0080_0000)) { return false }
+        if anyNegative(maxNonNegative(pos, neg) &+ 0x0080_0000) { return false }
         // ggml keeps the first element of largest |x| (strict `>`): the negative side wins only
         // when its magnitude is strictly larger, and an all-zero block keeps +0.
-        let negWins = signMask(pos &- neg)
+        let negWins = signMask(pos &- neg)  // −1 where neg > pos (both finite: no overflow)
         var maxBits = ((neg | Int32.min) & negWins) | (pos & ~negWins)
         // +a and −a both at the largest magnitude a > 0: which comes first is a scalar question.
         let differ = pos ^ neg
@@ -89,7 +90,8 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
             let scale = SIMD16<Float>(repeating: id[b])
             out.storeBytes(of: h[b].littleEndian, as: UInt16.self)
             let lo = nibble(load16(x) * scale + 8.5), hi = nibble(load16(x + 16) * scale + 8.5)
-            out.storeBytes(of: lowBytes(lo | (hi &<< 4)), toByteOffset: 2, as: SIMD16<UInt8>.self)
+            out.storeBytes(of: lowBytes(lo | (hi &<< 4)), toByteOffset: 2,
+                           as: SIMD16<UInt8>.self)
         }
         // A subnormal d: 1/d overflows, and the scalar port's path for inf·x decides (rare).
         let overflow = nonFiniteMask(id)

@@ -45,7 +45,8 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
     /// `encodeReference` on each; false, with nothing written, when one holds NaN or ±Inf.
     /// The per-block scalars (amax, d, 1/d, fp16 d) are computed with the block index in the
     /// lanes, then each block's codes 16 weights at a time.
-    @inline(__always) static func encode16(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool {
+    @inline(__always)
+    static func encode16(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool {
         let amax = blockMax16(Magnitude.self, p)
         // NaN or Inf is a magnitude of at least 0x7f80_0000.
         if anyNegative(amax &+ 0x0080_0000) { return false }
