@@ -61,10 +61,12 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
     /// the lanes, then each block's codes 16 weights at a time.
     @inline(__always)
     static func encode16(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool {
-        // The largest magnitude among x ≥ +0 and among x ≤ −0 (0 where a side is empty).
-        let pos = blockMax16(PositiveMagnitude.self, p), neg = blockMax16(NegativeMagnitude.self, p)
+        // The largest magnitude among x ≥ +0 and among x ≤ −0 (0 where a side is empty), from
+        // the largest bits read as Int32 and read as UInt32.
+        let s = blockMax16(SignedBitsMax.self, p), u = blockMax16(UnsignedBitsMax.self, p)
+        let pos = s & ~signMask(s), neg = u & signMask(u) & 0x7fff_ffff
         // NaN or Inf on either side is a magnitude of at least 0x7f80_0000.
-        if anyNegative(maxNonNegative(pos, neg) &+ 0x0080_0000) { return false }
+        if anyNegative(MagnitudeMax.max(pos, neg) &+ 0x0080_0000) { return false }
         // ggml keeps the first element of largest |x| (strict `>`): the negative side wins only
         // when its magnitude is strictly larger, and an all-zero block keeps +0.
         let negWins = signMask(pos &- neg)  // −1 where neg > pos (both finite: no overflow)
@@ -73,10 +75,10 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
         let differ = pos ^ neg
         let tie = ~signMask(differ | (0 &- differ)) & ~signMask(pos &- 1)
         if anyNegative(tie) {
-            for b in 0..<16 where tie[b] != 0 {
-                let x = p + 32 * b
-                for i in 0..<32 where x[i].bitPattern & 0x7fff_ffff == UInt32(pos[b]) {
-                    maxBits[b] = Int32(bitPattern: x[i].bitPattern)
+            for b in 0..<16 where tie[blockLane(b)] != 0 {
+                let x = p + 32 * b, lane = blockLane(b)
+                for i in 0..<32 where x[i].bitPattern & 0x7fff_ffff == UInt32(pos[lane]) {
+                    maxBits[lane] = Int32(bitPattern: x[i].bitPattern)
                     break
                 }
             }
@@ -87,8 +89,8 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
         for b in 0..<16 {
             // In bounds: the caller hands 16 whole blocks, 512 floats at p and 288 bytes at y.
             let x = p + 32 * b, out = y + 18 * b
-            let scale = SIMD16<Float>(repeating: id[b])
-            out.storeBytes(of: h[b].littleEndian, as: UInt16.self)
+            let scale = SIMD16<Float>(repeating: id[blockLane(b)])
+            out.storeBytes(of: h[blockLane(b)].littleEndian, as: UInt16.self)
             let lo = nibble(load16(x) * scale + 8.5), hi = nibble(load16(x + 16) * scale + 8.5)
             out.storeBytes(of: lowBytes(lo | (hi &<< 4)), toByteOffset: 2,
                            as: SIMD16<UInt8>.self)
@@ -96,7 +98,7 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
         // A subnormal d: 1/d overflows, and the scalar port's path for inf·x decides (rare).
         let overflow = nonFiniteMask(id)
         if anyNegative(overflow) {
-            for b in 0..<16 where overflow[b] != 0 {
+            for b in 0..<16 where overflow[blockLane(b)] != 0 {
                 let out = UnsafeMutableRawBufferPointer(start: y + 18 * b, count: 18)
                 out.initializeMemory(as: UInt8.self, repeating: 0)
                 encodeReference(UnsafeBufferPointer(start: p + 32 * b, count: 32), into: out)

@@ -47,7 +47,7 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
     /// lanes, then each block's codes 16 weights at a time.
     @inline(__always)
     static func encode16(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool {
-        let amax = blockMax16(Magnitude.self, p)
+        let amax = blockMax16(MagnitudeMax.self, p)
         // NaN or Inf is a magnitude of at least 0x7f80_0000.
         if anyNegative(amax &+ 0x0080_0000) { return false }
         let d = unsafeBitCast(amax, to: SIMD16<Float>.self) / 127
@@ -56,8 +56,8 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
         for b in 0..<16 {
             // In bounds: the caller hands 16 whole blocks, 512 floats at p and 544 bytes at y.
             let x = p + 32 * b, out = y + 34 * b
-            let scale = SIMD16<Float>(repeating: id[b])
-            out.storeBytes(of: h[b].littleEndian, as: UInt16.self)
+            let scale = SIMD16<Float>(repeating: id[blockLane(b)])
+            out.storeBytes(of: h[blockLane(b)].littleEndian, as: UInt16.self)
             out.storeBytes(of: lowBytes(roundedLowBits(load16(x) * scale)),
                            toByteOffset: 2, as: SIMD16<UInt8>.self)
             out.storeBytes(of: lowBytes(roundedLowBits(load16(x + 16) * scale)),
@@ -66,7 +66,7 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
         // A subnormal d: 1/d overflows, and the scalar port's path for inf·x decides (rare).
         let overflow = nonFiniteMask(id)
         if anyNegative(overflow) {
-            for b in 0..<16 where overflow[b] != 0 {
+            for b in 0..<16 where overflow[blockLane(b)] != 0 {
                 let out = UnsafeMutableRawBufferPointer(start: y + 34 * b, count: 34)
                 out.initializeMemory(as: UInt8.self, repeating: 0)
                 encodeReference(UnsafeBufferPointer(start: p + 32 * b, count: 32), into: out)
