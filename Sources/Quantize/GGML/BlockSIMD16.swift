@@ -38,7 +38,8 @@ enum SignedBitsMax: LaneMax {
 enum UnsignedBitsMax: LaneMax {
     @inline(__always) static func key(_ bits: SIMD16<Int32>) -> SIMD16<Int32> { bits }
     @inline(__always) static func max(_ a: SIMD16<Int32>, _ b: SIMD16<Int32>) -> SIMD16<Int32> {
-        let x = unsafeBitCast(a, to: SIMD16<UInt32>.self), y = unsafeBitCast(b, to: SIMD16<UInt32>.self)
+        let x = unsafeBitCast(a, to: SIMD16<UInt32>.self)
+        let y = unsafeBitCast(b, to: SIMD16<UInt32>.self)
         return unsafeBitCast(x.replacing(with: y, where: y .> x), to: SIMD16<Int32>.self)
     }
 }
@@ -53,8 +54,13 @@ enum MagnitudeMax: LaneMax {
 }
 
 /// The 16 Int32 lanes as 8 UInt64 lanes (pairs of neighbours), and back.
-@inline(__always) func wide(_ v: SIMD16<Int32>) -> SIMD8<UInt64> { unsafeBitCast(v, to: SIMD8<UInt64>.self) }
-@inline(__always) func narrow(_ v: SIMD8<UInt64>) -> SIMD16<Int32> { unsafeBitCast(v, to: SIMD16<Int32>.self) }
+@inline(__always) func wide(_ v: SIMD16<Int32>) -> SIMD8<UInt64> {
+    unsafeBitCast(v, to: SIMD8<UInt64>.self)
+}
+
+@inline(__always) func narrow(_ v: SIMD8<UInt64>) -> SIMD16<Int32> {
+    unsafeBitCast(v, to: SIMD16<Int32>.self)
+}
 
 /// Block `b`'s 32 keys (of the 16 blocks at `p`) folded to 16 partials.
 @inline(__always)
