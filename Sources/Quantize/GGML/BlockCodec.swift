@@ -28,6 +28,9 @@ protocol FiniteBlockEncoder: BlockEncoder {
     /// Encodes `weightsPerBlock` finite floats at `x`, writing all `bytesPerBlock` bytes at `y`;
     /// the same bytes as `encodeReference`.
     static func encodeFinite(_ x: UnsafePointer<Float>, into y: UnsafeMutableRawPointer)
+    /// Encodes 16 consecutive blocks at `x` into the `16 * bytesPerBlock` bytes at `y` and
+    /// returns true, or returns false, writing nothing, when one of them holds NaN or ±Inf.
+    static func encode16(_ x: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool
     /// The scalar port of ggml's reference quantizer, for any input (`y` zeroed).
     static func encodeReference(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer)
 }

@@ -186,8 +186,9 @@ public enum GGMLCodec {
         }
     }
 
-    /// The loop for codecs with a vector path for finite blocks: each block is checked once,
-    /// then encoded by `encodeFinite` (or, NaN/Inf allowed, by `encodeReference`). Returns the
+    /// The loop for codecs with a vector path for finite blocks: 16 blocks at a time through
+    /// `encode16`, which checks them as it reduces them; a group holding NaN/Inf goes block by
+    /// block, through `encodeFinite` or (NaN/Inf allowed) `encodeReference`. Returns the
     /// index of the first non-finite weight when `!allowNonFinite`, or nil when all were encoded.
     static func encodeRuns<C: FiniteBlockEncoder>(_: C.Type, _ src: UnsafeBufferPointer<Float>,
                                                   _ dst: UnsafeMutableRawBufferPointer, _ allowNonFinite: Bool) -> Int? {
@@ -197,16 +198,25 @@ public enum GGMLCodec {
             let (src, dst) = buffers.value
             // In bounds: checkSize made src hold blocks·n floats and dst blocks·size bytes.
             let x = src.baseAddress!, y = dst.baseAddress!
-            for i in lo..<hi {
-                if allFinite(x + i * n, n) {
-                    C.encodeFinite(x + i * n, into: y + i * size)
-                } else if allowNonFinite {
-                    let out = UnsafeMutableRawBufferPointer(start: y + i * size, count: size)
-                    out.initializeMemory(as: UInt8.self, repeating: 0)
-                    C.encodeReference(UnsafeBufferPointer(start: x + i * n, count: n), into: out)
-                } else {
-                    return i * n + (firstNonFinite(x + i * n, n) ?? 0)
+            var i = lo
+            while i < hi {
+                // 16 blocks at a time; one by one for a group with NaN/Inf and for the tail.
+                if hi - i >= 16, C.encode16(x + i * n, into: y + i * size) {
+                    i += 16
+                    continue
                 }
+                for j in i..<min(i + 16, hi) {
+                    if allFinite(x + j * n, n) {
+                        C.encodeFinite(x + j * n, into: y + j * size)
+                    } else if allowNonFinite {
+                        let out = UnsafeMutableRawBufferPointer(start: y + j * size, count: size)
+                        out.initializeMemory(as: UInt8.self, repeating: 0)
+                        C.encodeReference(UnsafeBufferPointer(start: x + j * n, count: n), into: out)
+                    } else {
+                        return j * n + (firstNonFinite(x + j * n, n) ?? 0)
+                    }
+                }
+                i = min(i + 16, hi)
             }
             return nil
         }

@@ -41,6 +41,40 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
         }
     }
 
+    /// Sixteen consecutive blocks at `p` into the 16·34 bytes at `y`, the same bytes as
+    /// `encodeReference` on each; false, with nothing written, when one holds NaN or ±Inf.
+    /// The per-block scalars (amax, d, 1/d, fp16 d) are computed with the block index in the
+    /// lanes, then each block's codes 16 weights at a time.
+    @inline(__always)
+    static func encode16(_ p: UnsafePointer<Float>, into y: UnsafeMutableRawPointer) -> Bool {
+        let amax = blockMax16(MagnitudeMax.self, p)
+        // NaN or Inf is a magnitude of at least 0x7f80_0000.
+        if anyNegative(amax &+ 0x0080_0000) { return false }
+        let d = unsafeBitCast(amax, to: SIMD16<Float>.self) / 127
+        let id = inverseOrZero(d)
+        let h = halfBits(d)
+        for b in 0..<16 {
+            // In bounds: the caller hands 16 whole blocks, 512 floats at p and 544 bytes at y.
+            let x = p + 32 * b, out = y + 34 * b
+            let scale = SIMD16<Float>(repeating: id[blockLane(b)])
+            out.storeBytes(of: h[blockLane(b)].littleEndian, as: UInt16.self)
+            out.storeBytes(of: lowBytes(roundedLowBits(load16(x) * scale)),
+                           toByteOffset: 2, as: SIMD16<UInt8>.self)
+            out.storeBytes(of: lowBytes(roundedLowBits(load16(x + 16) * scale)),
+                           toByteOffset: 18, as: SIMD16<UInt8>.self)
+        }
+        // A subnormal d: 1/d overflows, and the scalar port's path for inf·x decides (rare).
+        let overflow = nonFiniteMask(id)
+        if anyNegative(overflow) {
+            for b in 0..<16 where overflow[blockLane(b)] != 0 {
+                let out = UnsafeMutableRawBufferPointer(start: y + 34 * b, count: 34)
+                out.initializeMemory(as: UInt8.self, repeating: 0)
+                encodeReference(UnsafeBufferPointer(start: p + 32 * b, count: 32), into: out)
+            }
+        }
+        return true
+    }
+
     /// The scalar port of `quantize_row_q8_0_ref` (any input, NaN/Inf included).
     static func encodeReference(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer) {
         var amax: Float = 0
@@ -64,4 +98,12 @@ public enum Q8_0: BlockEncoder, FiniteBlockEncoder {
     let up = ~((e | (0 &- e)) &>> 31)                                                  // −1 on a tie
     let sign = unsafeBitCast(v, to: SIMD8<Int32>.self) &>> 31                          // −1 if negative
     return ((n &- up) ^ sign) &- sign
+}
+
+/// C's `roundf` on every lane, as an integer in the low byte (two's complement), for |v| < 2²²:
+/// `rounded(.toNearestOrAwayFromZero)` is the same `llvm.round` the scalar port's
+/// `roundHalfAway` calls, and r + 1.5·2²³ is exact with bits 0x4B40_0000 + r, whose low byte is
+/// r's (0x4B40_0000 ends in a zero byte).
+@inline(__always) func roundedLowBits(_ v: SIMD16<Float>) -> SIMD16<Int32> {
+    unsafeBitCast(v.rounded(.toNearestOrAwayFromZero) + 12582912, to: SIMD16<Int32>.self)
 }
