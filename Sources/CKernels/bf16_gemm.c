@@ -34,8 +34,13 @@ size_t ck_bf16_gemm_packed_size(size_t m, size_t k) {
 // packed[tile][pair][token] = bf16(A[t][2p]) | bf16(A[t][2p+1]) << 16. Rows past m and the
 // odd column past k are zero.
 CK_BF16 void ck_bf16_gemm_pack(const float *a, size_t lda, size_t m, size_t k, uint32_t *packed) {
-    const size_t pairs = (k + 1) / 2, tiles = (m + TOKENS - 1) / TOKENS;
-    memset(packed, 0, tiles * pairs * TOKENS * sizeof(uint32_t));
+    const size_t pairs = (k + 1) / 2;
+    // Every pair of rows < m is written below; only the last tile's padding rows are zeroed.
+    if (m % TOKENS != 0) {
+        uint32_t *last = packed + (m / TOKENS) * pairs * TOKENS;
+        for (size_t p = 0; p < pairs; p++)
+            memset(last + p * TOKENS + m % TOKENS, 0, (TOKENS - m % TOKENS) * sizeof(uint32_t));
+    }
     const __m512i lane = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                             _mm512_set1_epi32(TOKENS));
     for (size_t t = 0; t < m; t++) {

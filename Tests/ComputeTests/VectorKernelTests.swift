@@ -83,4 +83,29 @@ struct BF16ProductTests {
         // Rows of W split among threads change nothing.
         #expect(try y.floats(options: EvalOptions(threads: 1, bf16Products: true)) == fast)
     }
+
+    @Test("products sharing an input in one eval reuse its packing; other inputs do not")
+    func sharedInput() throws {
+        let (m, k) = (40, 64)
+        func weight(_ n: Int, _ seed: UInt64) throws -> QuantizedWeight {
+            let wf = try randn([n, k], seed: seed, dtype: .bf16).floats()
+            var bytes: [UInt8] = []
+            for v in wf { withUnsafeBytes(of: UInt16(truncatingIfNeeded: v.bitPattern >> 16).littleEndian) { bytes += $0 } }
+            return try QuantizedWeight.dense(
+                bytes: ByteBuffer(copying: bytes).all, dtype: .bf16, rows: n, columns: k)
+        }
+        let (w1, w2, w3) = (try weight(24, 1), try weight(36, 2), try weight(12, 3))
+        let x = try randn([m, k], seed: 7)
+        let z = try randn([m, k], seed: 8)  // same shape, other values
+        let options = EvalOptions(bf16Products: true)
+        let outs = try eval(
+            [try x.quantizedMatmul(w1), try x.quantizedMatmul(w2), try z.quantizedMatmul(w3),
+             try x.quantizedMatmul(w3)], options: options).arrays.map(\.floats)
+        #expect(outs[0] == (try x.quantizedMatmul(w1).floats(options: options)))
+        #expect(outs[1] == (try x.quantizedMatmul(w2).floats(options: options)))
+        #expect(outs[2] == (try z.quantizedMatmul(w3).floats(options: options)))
+        #expect(outs[3] == (try x.quantizedMatmul(w3).floats(options: options)))
+        #expect(outs[2] != outs[3])
+    }
 }
+

@@ -72,6 +72,14 @@ void ck_pool_run(size_t tasks, int threads, void (*fn)(void *, size_t), void *ct
 /// Worker threads of the pool (online processors − 1), started on first use.
 int ck_pool_workers(void);
 
+/// scores[j] = scale · (q · k_j) for the `keys` rows k_j of `d` floats at `k`; returns the
+/// largest score (-inf for none). One query row of attention.
+float ck_attention_scores(const float *q, const float *k, size_t d, size_t keys, float scale,
+                          float *scores);
+
+/// out[c] = inv · Σ_j w[j] · v_j[c] for the `keys` rows v_j of `d` floats at `v`.
+void ck_attention_mix(const float *w, const float *v, size_t d, size_t keys, float inv, float *out);
+
 #ifdef __cplusplus
 }
 #endif

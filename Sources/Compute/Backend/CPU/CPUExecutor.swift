@@ -14,6 +14,8 @@ struct CPUExecutor {
     let tracker = MemoryTracker()
     var stats = EvalStats()
     let threads: Int
+    /// The last input packed for a BF16 product (`EvalOptions.bf16Products`).
+    var bf16Packed: BF16PackedInput?
 
     init(options: EvalOptions) {
         self.options = options

@@ -116,10 +116,17 @@ extension CPUExecutor {
         {
             // x rounded to bfloat16 once, then VDPBF16PS against W where it lies; blocks of
             // 12 rows of W (the kernel's width) split among the threads.
-            let words = ck_bf16_gemm_packed_size(m, kk)
-            let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: Swift.max(words, 1))
-            defer { packed.deallocate() }
-            ck_bf16_gemm_pack(xp, kk, m, kk, packed)
+            // q, k and v (gate and up) read the same input: it is packed once.
+            let input = ObjectIdentifier(node.inputs[0])
+            let packed: UnsafeMutablePointer<UInt32>
+            if let p = bf16Packed, p.input == input, p.rows == m, p.columns == kk {
+                packed = p.words
+            } else {
+                let p = BF16PackedInput(input: input, rows: m, columns: kk)
+                ck_bf16_gemm_pack(xp, kk, m, kk, p.words)
+                bf16Packed = p
+                packed = p.words
+            }
             let blocks = (n + 11) / 12
             parallelRanges(blocks, threads: threads) { r in
                 ck_bf16_gemm(
@@ -169,4 +176,22 @@ extension CPUExecutor {
         }
         return out
     }
+}
+
+/// The bfloat16 packing of a matrix product's input, kept for the next product that reads the
+/// same node (a graph node lives as long as the eval, so its identity cannot be reused).
+final class BF16PackedInput {
+    let input: ObjectIdentifier
+    let rows: Int
+    let columns: Int
+    let words: UnsafeMutablePointer<UInt32>
+
+    init(input: ObjectIdentifier, rows: Int, columns: Int) {
+        self.input = input
+        self.rows = rows
+        self.columns = columns
+        words = .allocate(capacity: Swift.max(ck_bf16_gemm_packed_size(rows, columns), 1))
+    }
+
+    deinit { words.deallocate() }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Dispatch
 import Formats
@@ -281,21 +282,13 @@ extension CPUExecutor {
                 let kvBase = (b * hkv + h / group) * s * d
                 let qr = qp + row * d, o = dst + row * d
                 let keys = spec.causal ? Swift.min(s, i + (s - t) + 1) : s
-                var m = -Float.infinity
-                for j in 0..<keys {
-                    w[j] = dot(qr, kp + kvBase + j * d, d) * spec.scale
-                    m = Swift.max(m, w[j])
-                }
+                // Scores and the weighted sum of values in CKernels' vector loops; the
+                // exponentials here (the engine's one exp).
+                let m = ck_attention_scores(qr, kp + kvBase, d, keys, spec.scale, w)
                 VectorMath.expShifted(w, w, keys, m)
                 var sum: Float = 0
                 for j in 0..<keys { sum += w[j] }
-                o.update(repeating: 0, count: d)
-                for j in 0..<keys {
-                    let wj = w[j], vr = vp + kvBase + j * d
-                    for e in 0..<d { o[e] += wj * vr[e] }
-                }
-                let inv = 1 / sum
-                for e in 0..<d { o[e] *= inv }
+                ck_attention_mix(w, vp + kvBase, d, keys, 1 / sum, o)
             }
         }
         return finish(out)
