@@ -2,6 +2,7 @@
 //
 //   gemm        engine F32 matmul vs cblas_sgemm called directly (512 … 4096)
 //   fusion      RMSNorm + SiLU-gate chain, fused vs one kernel per op
+//               (fusion-profile: the fused evals alone, to profile)
 //   q4_matvec   4-bit affine matrix-vector product: GB/s over the packed bytes, vs memcpy
 //   llama_block a LLaMA block (SmolLM2-135M sizes), 128 tokens, 2 threads (torch: peers.py)
 //
@@ -194,8 +195,21 @@ func block() throws {
     ])
 }
 
+/// Only the fused RMSNorm + SiLU-gate evals, for `perf record` (no unfused runs mixed in).
+func fusionProfile() throws {
+    let (rows, dim) = (512, 4096)
+    let x = try Tensor(random(rows * dim, seed: 3), shape: [rows, dim])
+    let u = try Tensor(random(rows * dim, seed: 4), shape: [rows, dim])
+    let w = try Tensor(random(dim, seed: 5), shape: [dim])
+    let ms = try (x * x).mean(axes: [-1], keepDims: true)
+    let y = try (x * (try (ms + 1e-5).rsqrt()) * w).silu() * u
+    let t = try best(2000) { _ = try eval([y]) }
+    line([("bench", "fusion_profile"), ("shape", "\(rows)x\(dim)"), ("fused_s", t)])
+}
+
 let which = CommandLine.arguments.dropFirst()
 do {
+    if which.contains("fusion-profile") { try fusionProfile() }
     if which.isEmpty || which.contains("gemm") { try gemm() }
     if which.isEmpty || which.contains("fusion") { try fusion() }
     if which.isEmpty || which.contains("q4") { try q4Matvec() }

@@ -104,20 +104,66 @@ struct FusedProgram {
 
 /// Elementwise math on tiles (`n` elements), shared by fused and unfused kernels.
 enum TileMath {
+    typealias V = SIMD16<Float>
+
+    /// `d[i] = f(a[i])`, 16 lanes at a time, the tail by `scalar` (the same IEEE operation).
+    /// Explicit vector loads and stores: `d` may be `a` (a kernel writing over its donor),
+    /// where a plain loop's runtime alias check falls back to scalar code.
+    @inline(__always)
+    static func lanes(
+        _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int,
+        _ f: (V) -> V, _ scalar: (Float) -> Float
+    ) {
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(a + i).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(d + i).storeBytes(of: f(v), as: V.self)
+            i += 16
+        }
+        while i < n {
+            d[i] = scalar(a[i])
+            i += 1
+        }
+    }
+
+    /// `d[i] = f(a[i], b[i])`, as the one-input `lanes`.
+    @inline(__always)
+    static func lanes(
+        _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ n: Int, _ f: (V, V) -> V, _ scalar: (Float, Float) -> Float
+    ) {
+        var i = 0
+        while i + 16 <= n {
+            let x = UnsafeRawPointer(a + i).loadUnaligned(as: V.self)
+            let y = UnsafeRawPointer(b + i).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(d + i).storeBytes(of: f(x, y), as: V.self)
+            i += 16
+        }
+        while i < n {
+            d[i] = scalar(a[i], b[i])
+            i += 1
+        }
+    }
+
     @inline(__always)
     static func unary(
         _ op: UnaryOp, _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int
     ) {
         switch op {
-        case .neg: for i in 0..<n { d[i] = -a[i] }
+        case .neg: lanes(d, a, n, { -$0 }, { -$0 })
         case .exp: VectorMath.exp(d, a, n)
         case .log: for i in 0..<n { d[i] = logf(a[i]) }
-        case .sqrt: for i in 0..<n { d[i] = a[i].squareRoot() }
-        case .rsqrt: for i in 0..<n { d[i] = 1 / a[i].squareRoot() }
+        case .sqrt: lanes(d, a, n, { $0.squareRoot() }, { $0.squareRoot() })
+        case .rsqrt: lanes(d, a, n, { 1 / $0.squareRoot() }, { 1 / $0.squareRoot() })
         case .tanh: for i in 0..<n { d[i] = tanhf(a[i]) }
         case .erf: for i in 0..<n { d[i] = erff(a[i]) }
-        case .abs: for i in 0..<n { d[i] = Swift.abs(a[i]) }
-        case .square: for i in 0..<n { d[i] = a[i] * a[i] }
+        case .abs:
+            // Clears the sign bit (an integer mask: no float compare).
+            lanes(
+                d, a, n,
+                { unsafeBitCast(unsafeBitCast($0, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self) },
+                { Swift.abs($0) })
+        case .square: lanes(d, a, n, { $0 * $0 }, { $0 * $0 })
         case .silu: VectorMath.silu(d, a, n)
         case .sigmoid: VectorMath.sigmoid(d, a, n)
         case .geluErf:
@@ -136,10 +182,10 @@ enum TileMath {
         _ b: UnsafePointer<Float>, _ n: Int
     ) {
         switch op {
-        case .add: for i in 0..<n { d[i] = a[i] + b[i] }
-        case .sub: for i in 0..<n { d[i] = a[i] - b[i] }
-        case .mul: for i in 0..<n { d[i] = a[i] * b[i] }
-        case .div: for i in 0..<n { d[i] = a[i] / b[i] }
+        case .add: lanes(d, a, b, n, { $0 + $1 }, { $0 + $1 })
+        case .sub: lanes(d, a, b, n, { $0 - $1 }, { $0 - $1 })
+        case .mul: lanes(d, a, b, n, { $0 * $1 }, { $0 * $1 })
+        case .div: lanes(d, a, b, n, { $0 / $1 }, { $0 / $1 })
         case .maximum:
             for i in 0..<n { d[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.max(a[i], b[i]) }
         case .minimum:
@@ -304,11 +350,96 @@ struct BoundProgram {
         return pointers[program.result]
     }
 
+    /// Computes elements `c0 ..< c0 + n` of `line` into element `at` of `dst` (F32, or I32
+    /// truncated when `isInt`): the body of an elementwise kernel, whatever runs its lines.
+    @inline(__always)
+    func store(
+        line: Int, c0: Int, n: Int, at: Int, into dst: UnsafeMutableRawPointer, isInt: Bool,
+        scratch: UnsafeMutablePointer<Float>, pointers: inout [UnsafeMutablePointer<Float>]
+    ) {
+        let direct = isInt ? nil : dst.assumingMemoryBound(to: Float.self) + at
+        let res = run(
+            line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers, out: direct)
+        if isInt {
+            let o = dst.assumingMemoryBound(to: Int32.self) + at
+            for i in 0..<n { o[i] = Scalars.toInt32(res[i]) }
+        } else {
+            let o = dst.assumingMemoryBound(to: Float.self) + at
+            // Written in place by the last instruction, or a bare leaf to copy (unless it is
+            // the donor itself).
+            if o != res { o.update(from: res, count: n) }
+        }
+    }
+
+    /// Reduces `lines` (each of `inner` elements, tile by tile in order) to one value: the
+    /// body of a reduction kernel for one output, whatever runs its outputs. `total` is the
+    /// number of elements reduced (the divisor of a mean); `dtype` the output's.
+    @inline(__always)
+    func reduce(
+        _ op: ReduceOp, lines: Range<Int>, total: Double, dtype: DType,
+        scratch: UnsafeMutablePointer<Float>, pointers: inout [UnsafeMutablePointer<Float>]
+    ) -> Float {
+        let inner = self.inner, tile = Self.tile
+        var sum = 0.0
+        var m = -Float.infinity
+        var nan = false
+        for line in lines {
+            var c0 = 0
+            while c0 < inner {
+                let n = Swift.min(tile, inner - c0)
+                let p = run(line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
+                switch op {
+                case .sum, .mean:
+                    sum += Double(CPUExecutor.tileSum(p, n))
+                case .max:
+                    for i in 0..<n {
+                        if p[i].isNaN { nan = true }
+                        m = Swift.max(m, p[i])
+                    }
+                case .logsumexp:
+                    var cm = -Float.infinity
+                    for i in 0..<n { cm = Swift.max(cm, p[i]) }
+                    if cm > m {
+                        if m > -.infinity { sum *= Double(expf(m - cm)) }
+                        m = cm
+                    }
+                    if m > -.infinity && m < .infinity {
+                        var s: Float = 0
+                        for i in 0..<n { s += expf(p[i] - m) }
+                        sum += Double(s)
+                    }
+                }
+                c0 += n
+            }
+        }
+        var v: Float
+        switch op {
+        case .sum: v = Float(sum)
+        case .mean: v = Float(sum / total)
+        case .max: v = nan ? .nan : m
+        case .logsumexp: v = m.isInfinite ? m : m + Float(naturalLog(sum))
+        }
+        if dtype == .f16 {
+            v = Scalars.roundHalf(v)
+        } else if dtype == .bf16 {
+            v = Scalars.roundBFloat(v)
+        }
+        return v
+    }
+
     /// Per-thread scratch: one tile per register.
     func withScratch(
         _ body: (UnsafeMutablePointer<Float>, inout [UnsafeMutablePointer<Float>]) -> Void
     ) {
-        let regs = Swift.max(program.registers, 1)
+        Self.withScratch(registers: program.registers, body)
+    }
+
+    /// Scratch for programs of at most `registers` registers.
+    static func withScratch(
+        registers: Int,
+        _ body: (UnsafeMutablePointer<Float>, inout [UnsafeMutablePointer<Float>]) -> Void
+    ) {
+        let regs = Swift.max(registers, 1)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: regs * Self.tile)
         defer { scratch.deallocate() }
         var pointers = [UnsafeMutablePointer<Float>](repeating: scratch, count: regs)
