@@ -44,6 +44,8 @@ public struct EvalStats: Sendable, Hashable {
     /// Bytes written by the kernels: each kernel's output, once (in a group too, where an
     /// intermediate of the group still has its own buffer).
     public var bytesWritten = 0
+    /// Of `kernels`, those run in row-blocked groups (see `bytesRead`).
+    public var groupedKernels = 0
     /// Bytes that kernels of a row-blocked group re-read while the block is in cache: an
     /// input a previous kernel of the group read, or the output a previous one wrote for
     /// the same rows. Not part of `bytesRead` or `bytesMoved`.

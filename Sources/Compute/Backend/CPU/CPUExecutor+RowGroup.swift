@@ -80,6 +80,7 @@ extension CPUExecutor {
             let out = allocate(node.shape, node.dtype)
             values[node.id] = out
             stats.kernels += 1
+            stats.groupedKernels += 1
             stats.bytesWritten += out.count * 4
             for (leaf, v) in zip(program.leaves, leaves) {
                 if members.contains(leaf.id) || !counted.insert(leaf.id).inserted {
