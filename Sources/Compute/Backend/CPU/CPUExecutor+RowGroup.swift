@@ -58,7 +58,7 @@ struct RowKernel {
 extension CPUExecutor {
     /// Elements of the widest kernel in one block of rows: x and u blocks of 64 KB each
     /// stay in L2 between the reduction reading them and the epilogue re-reading them.
-    static let rowBlockElements = 16384
+    static let rowBlockElements = 32768
 
     /// Runs the kernels of `group`: every output is allocated first, then blocks of rows
     /// are handed to the threads, and each runs every kernel of the group on its block
@@ -140,8 +140,8 @@ extension CPUExecutor {
             BoundProgram.withScratch(registers: registers) { scratch, pointers in
                 for b in r {
                     let block = (b * perBlock)..<Swift.min(rows, (b + 1) * perBlock)
-                    for kernel in kernels {
-                        kernel.run(rows: block, scratch: scratch, pointers: &pointers)
+                    for i in kernels.indices {
+                        kernels[i].run(rows: block, scratch: scratch, pointers: &pointers)
                     }
                 }
             }

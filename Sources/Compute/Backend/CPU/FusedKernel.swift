@@ -16,13 +16,30 @@ struct FusedProgram {
         case select(dst: Int, c: Int, a: Int, b: Int)
         case round(DType, dst: Int, a: Int)
         case trunc(dst: Int, a: Int)
+        /// `t = a ⊕ b`, then `t ⊗ c` (`tFirst`) or `c ⊗ t`: two binary instructions in one
+        /// pass, `t` kept in a register (it had no other reader).
+        case binary2(BinaryOp, BinaryOp, dst: Int, a: Int, b: Int, c: Int, tFirst: Bool)
+        /// `t = f(a)`, then `t ⊗ c` or `c ⊗ t` (a SiLU gate), as `binary2`.
+        case unaryBinary(UnaryOp, BinaryOp, dst: Int, a: Int, c: Int, tFirst: Bool)
 
         /// The register written.
         var destination: Int {
             switch self {
             case .unary(_, let d, _), .binary(_, let d, _, _), .select(let d, _, _, _),
-                .round(_, let d, _), .trunc(let d, _):
+                .round(_, let d, _), .trunc(let d, _), .binary2(_, _, let d, _, _, _, _),
+                .unaryBinary(_, _, let d, _, _, _):
                 d
+            }
+        }
+
+        /// The registers read.
+        var sources: [Int] {
+            switch self {
+            case .unary(_, _, let a), .round(_, _, let a), .trunc(_, let a): [a]
+            case .binary(_, _, let a, let b): [a, b]
+            case .select(_, let c, let a, let b): [c, a, b]
+            case .binary2(_, _, _, let a, let b, let c, _): [a, b, c]
+            case .unaryBinary(_, _, _, let a, let c, _): [a, c]
             }
         }
     }
@@ -42,6 +59,42 @@ struct FusedProgram {
         } else {
             result = compile(root, inline: true)
         }
+        instrs = Self.paired(instrs, registers: registers, result: result)
+    }
+
+    /// Fuses an instruction with the next when the next is its only reader and both are
+    /// among the ops `TileMath.pair` computes in registers: one pass over the tile instead
+    /// of two, with each element computed by the same operations in the same order.
+    static func paired(_ instrs: [Instr], registers: Int, result: Int) -> [Instr] {
+        var uses = [Int](repeating: 0, count: registers)
+        for ins in instrs { for r in ins.sources { uses[r] += 1 } }
+        uses[result] += 1
+        var out: [Instr] = []
+        var i = 0
+        while i < instrs.count {
+            if i + 1 < instrs.count, case .binary(let op2, let d, let x, let y) = instrs[i + 1],
+                TileMath.pairs(op2), x != y
+            {
+                let t = instrs[i].destination
+                if uses[t] == 1 && (x == t || y == t) {
+                    let c = x == t ? y : x
+                    switch instrs[i] {
+                    case .binary(let op1, _, let a, let b) where TileMath.pairs(op1):
+                        out.append(.binary2(op1, op2, dst: d, a: a, b: b, c: c, tFirst: x == t))
+                        i += 2
+                        continue
+                    case .unary(let f, _, let a) where TileMath.pairs(f):
+                        out.append(.unaryBinary(f, op2, dst: d, a: a, c: c, tFirst: x == t))
+                        i += 2
+                        continue
+                    default: break
+                    }
+                }
+            }
+            out.append(instrs[i])
+            i += 1
+        }
+        return out
     }
 
     private mutating func newRegister() -> Int {
@@ -105,6 +158,140 @@ struct FusedProgram {
 /// Elementwise math on tiles (`n` elements), shared by fused and unfused kernels.
 enum TileMath {
     typealias V = SIMD16<Float>
+
+    /// Binary ops that `pair` computes on vectors.
+    static func pairs(_ op: BinaryOp) -> Bool {
+        switch op {
+        case .add, .sub, .mul, .div: true
+        default: false
+        }
+    }
+
+    /// Unary ops that `pair` computes on vectors (the same lane code as `unary`).
+    static func pairs(_ op: UnaryOp) -> Bool {
+        switch op {
+        case .silu, .sigmoid, .exp, .neg, .square: true
+        default: false
+        }
+    }
+
+    @inline(__always)
+    static func with<R>(_ op: BinaryOp, _ body: ((V, V) -> V) -> R) -> R {
+        switch op {
+        case .add: body { $0 + $1 }
+        case .sub: body { $0 - $1 }
+        case .mul: body { $0 * $1 }
+        default: body { $0 / $1 }
+        }
+    }
+
+    @inline(__always)
+    static func with<R>(_ op: UnaryOp, _ body: ((V) -> V) -> R) -> R {
+        switch op {
+        case .silu: body { VectorMath.silu($0) }
+        case .sigmoid: body { VectorMath.sigmoid($0) }
+        case .exp: body { VectorMath.exp($0) }
+        case .neg: body { -$0 }
+        default: body { $0 * $0 }
+        }
+    }
+
+    /// `d[i] = f(a[i], b[i], c[i])` on vectors; the tail padded into one vector, so every
+    /// element goes through the same lane code.
+    @inline(__always)
+    static func lanes3(
+        _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ c: UnsafePointer<Float>, _ n: Int, _ f: (V, V, V) -> V
+    ) {
+        var i = 0
+        while i + 16 <= n {
+            let x = UnsafeRawPointer(a + i).loadUnaligned(as: V.self)
+            let y = UnsafeRawPointer(b + i).loadUnaligned(as: V.self)
+            let z = UnsafeRawPointer(c + i).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(d + i).storeBytes(of: f(x, y, z), as: V.self)
+            i += 16
+        }
+        if i < n {
+            var x = V(repeating: 0), y = x, z = x
+            for k in 0..<(n - i) {
+                x[k] = a[i + k]
+                y[k] = b[i + k]
+                z[k] = c[i + k]
+            }
+            let r = f(x, y, z)
+            for k in 0..<(n - i) { d[i + k] = r[k] }
+        }
+    }
+
+    /// `(a ⊕ b) ⊗ c` or `c ⊗ (a ⊕ b)` in one pass (the `binary2` instruction).
+    static func binary2(
+        _ op1: BinaryOp, _ op2: BinaryOp, tFirst: Bool, _ d: UnsafeMutablePointer<Float>,
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+        _ n: Int
+    ) {
+        with(op1) { f in
+            with(op2) { g in
+                if tFirst {
+                    lanes3(d, a, b, c, n) { x, y, z in g(f(x, y), z) }
+                } else {
+                    lanes3(d, a, b, c, n) { x, y, z in g(z, f(x, y)) }
+                }
+            }
+        }
+    }
+
+    /// `f(a) ⊗ c` or `c ⊗ f(a)` in one pass (the `unaryBinary` instruction).
+    static func unaryBinary(
+        _ op1: UnaryOp, _ op2: BinaryOp, tFirst: Bool, _ d: UnsafeMutablePointer<Float>,
+        _ a: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int
+    ) {
+        with(op1) { f in
+            with(op2) { g in
+                if tFirst {
+                    lanes3(d, a, c, c, n) { x, _, z in g(f(x), z) }
+                } else {
+                    lanes3(d, a, c, c, n) { x, _, z in g(z, f(x)) }
+                }
+            }
+        }
+    }
+
+    /// `tileSum` of `a[i] ⊕ b[i]` without storing the products: the same 8 interleaved
+    /// lanes, the same order, the same sum.
+    @inline(__always)
+    static func sum(
+        _ op: BinaryOp, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int
+    ) -> Float {
+        with8(op) { f in
+            var acc = SIMD8<Float>(repeating: 0)
+            var i = 0
+            while i + 8 <= n {
+                acc += f(
+                    UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
+                    UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
+                i += 8
+            }
+            var s = acc.sum()
+            while i < n {
+                let x = f(SIMD8(repeating: a[i]), SIMD8(repeating: b[i]))
+                s += x[0]
+                i += 1
+            }
+            return s
+        }
+    }
+
+    @inline(__always)
+    static func with8<R>(
+        _ op: BinaryOp, _ body: ((SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) -> R
+    ) -> R {
+        switch op {
+        case .add: body { $0 + $1 }
+        case .sub: body { $0 - $1 }
+        case .mul: body { $0 * $1 }
+        default: body { $0 / $1 }
+        }
+    }
 
     /// `d[i] = f(a[i])`, 16 lanes at a time, the tail by `scalar` (the same IEEE operation).
     /// Explicit vector loads and stores: `d` may be `a` (a kernel writing over its donor),
@@ -253,38 +440,67 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 struct BoundProgram {
     static let tile = 1024
 
-    let program: FusedProgram
+    /// Owns the tables below, which the per-tile loop reads through plain pointers: copying
+    /// or running a bound program costs no reference counting per tile.
+    private let owner: Tables
+    let registers: Int
+    let result: Int
+    let rank: Int
     /// Collapsed iteration dims; the last one is the line (tiled) dim.
-    let dims: [Int]
-    /// Per leaf: strides over `dims`.
-    let strides: [[Int]]
-    let bases: [UnsafeMutableRawPointer]
-    let isInt: [Bool]
-    let registersOfLeaves: [Int]
+    let dims: UnsafeBufferPointer<Int>
+    /// Per leaf: `rank` strides over `dims`, leaf after leaf.
+    let strides: UnsafeBufferPointer<Int>
+    let bases: UnsafeBufferPointer<UnsafeMutableRawPointer>
+    let isInt: UnsafeBufferPointer<Bool>
+    let registersOfLeaves: UnsafeBufferPointer<Int>
+    let instrs: UnsafeBufferPointer<FusedProgram.Instr>
 
-    var inner: Int { dims.last ?? 1 }
+    var inner: Int { dims[rank - 1] }
     var lines: Int { dims.dropLast().reduce(1, *) }
 
     init(program: FusedProgram, leaves: [Value], dims: [Int], strides: [[Int]]) {
-        self.program = program
-        self.dims = dims.isEmpty ? [1] : dims
-        self.strides = dims.isEmpty ? strides.map { _ in [0] } : strides
-        bases = leaves.map { $0.storage.base + 4 * $0.offset }
-        isInt = leaves.map { $0.dtype == .i32 }
-        registersOfLeaves = program.leafRegisters
+        let owner = Tables()
+        self.owner = owner
+        registers = program.registers
+        result = program.result
+        let d = dims.isEmpty ? [1] : dims
+        rank = d.count
+        self.dims = owner.copy(d)
+        self.strides = owner.copy((dims.isEmpty ? strides.map { _ in [0] } : strides).flatMap { $0 })
+        bases = owner.copy(leaves.map { $0.storage.base + 4 * $0.offset })
+        isInt = owner.copy(leaves.map { $0.dtype == .i32 })
+        registersOfLeaves = owner.copy(program.leafRegisters)
+        instrs = owner.copy(program.instrs)
+    }
+
+    /// Heap copies of trivial arrays, freed with their owner.
+    final class Tables {
+        private var blocks: [UnsafeMutableRawPointer] = []
+
+        func copy<T>(_ a: [T]) -> UnsafeBufferPointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: Swift.max(a.count, 1))
+            p.initialize(from: a, count: a.count)
+            blocks.append(UnsafeMutableRawPointer(p))
+            return UnsafeBufferPointer(start: p, count: a.count)
+        }
+
+        // The element types are trivial (integers, pointers, payloads of them).
+        deinit { for b in blocks { b.deallocate() } }
     }
 
     /// Evaluates elements `c0 ..< c0 + n` of `line` and returns the result's pointer (valid
-    /// until the next call with the same scratch). With `out`, the last instruction writes
+    /// until the next call with the same scratch; with `dropLast`, the last instruction's
+    /// operands are left in `pointers` and the result is not computed). With `out`, the last instruction writes
     /// there directly (no copy pass); the result is `out` unless the program has no
     /// instruction (it is a leaf, returned as read).
     func run(
         line: Int, c0: Int, n: Int, scratch: UnsafeMutablePointer<Float>,
-        pointers: inout [UnsafeMutablePointer<Float>], out: UnsafeMutablePointer<Float>? = nil
+        pointers: inout [UnsafeMutablePointer<Float>], out: UnsafeMutablePointer<Float>? = nil,
+        dropLast: Bool = false
     ) -> UnsafeMutablePointer<Float> {
-        let rank = dims.count
+        let rank = self.rank, dims = self.dims
         for (k, reg) in registersOfLeaves.enumerated() {
-            let st = strides[k]
+            let st = strides.baseAddress.unsafelyUnwrapped + k * rank
             var off = 0
             var l = line
             for a in stride(from: rank - 2, through: 0, by: -1) {
@@ -311,10 +527,12 @@ struct BoundProgram {
                 }
             }
         }
-        let instrs = program.instrs, last = instrs.count - 1
+        // `dropLast`: the caller computes the last instruction itself (from `pointers`).
+        let instrs = dropLast ? instrs.dropLast() : instrs[...]
+        let last = instrs.count - 1
         // Elementwise instructions read and write position i only, so the last may write
         // over a donor leaf it reads (the in-place reuse of `map`).
-        let direct = out != nil && last >= 0 && instrs[last].destination == program.result
+        let direct = out != nil && last >= 0 && instrs[last].destination == result
         for (at, ins) in instrs.enumerated() {
             let target = direct && at == last ? out : nil
             switch ins {
@@ -345,9 +563,18 @@ struct BoundProgram {
                 let ap = pointers[a]
                 for i in 0..<n { dp[i] = Float(Scalars.toInt32(ap[i])) }
                 pointers[d] = dp
+            case .binary2(let op1, let op2, let d, let a, let b, let c, let tFirst):
+                let dp = target ?? scratch + d * Self.tile
+                TileMath.binary2(
+                    op1, op2, tFirst: tFirst, dp, pointers[a], pointers[b], pointers[c], n)
+                pointers[d] = dp
+            case .unaryBinary(let op1, let op2, let d, let a, let c, let tFirst):
+                let dp = target ?? scratch + d * Self.tile
+                TileMath.unaryBinary(op1, op2, tFirst: tFirst, dp, pointers[a], pointers[c], n)
+                pointers[d] = dp
             }
         }
-        return pointers[program.result]
+        return pointers[result]
     }
 
     /// Computes elements `c0 ..< c0 + n` of `line` into element `at` of `dst` (F32, or I32
@@ -383,10 +610,25 @@ struct BoundProgram {
         var sum = 0.0
         var m = -Float.infinity
         var nan = false
+        // A sum whose input ends in a binary op (x · x) sums it as it is computed.
+        var summed: (BinaryOp, Int, Int)? = nil
+        if op == .sum || op == .mean, case .binary(let bop, let d, let a, let b) = instrs.last,
+            d == result, TileMath.pairs(bop)
+        {
+            summed = (bop, a, b)
+        }
         for line in lines {
             var c0 = 0
             while c0 < inner {
                 let n = Swift.min(tile, inner - c0)
+                if let (bop, a, b) = summed {
+                    _ = run(
+                        line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers,
+                        dropLast: true)
+                    sum += Double(TileMath.sum(bop, pointers[a], pointers[b], n))
+                    c0 += n
+                    continue
+                }
                 let p = run(line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
                 switch op {
                 case .sum, .mean:
@@ -431,7 +673,7 @@ struct BoundProgram {
     func withScratch(
         _ body: (UnsafeMutablePointer<Float>, inout [UnsafeMutablePointer<Float>]) -> Void
     ) {
-        Self.withScratch(registers: program.registers, body)
+        Self.withScratch(registers: registers, body)
     }
 
     /// Scratch for programs of at most `registers` registers.

@@ -123,6 +123,14 @@ enum VectorMath {
         }
     }
 
+    /// `x / (1 + exp(-x))` on one vector (the lanes of `silu`).
+    @inline(__always)
+    static func silu(_ v: V) -> V { v / (1 + logisticExp(-v)) }
+
+    /// `1 / (1 + exp(-x))` on one vector (the lanes of `sigmoid`).
+    @inline(__always)
+    static func sigmoid(_ v: V) -> V { 1 / (1 + logisticExp(-v)) }
+
     static func silu(_ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int) {
         logistic(d, a, n, times: true)
     }
