@@ -281,6 +281,46 @@ enum TileMath {
         }
     }
 
+    typealias Tile = UnsafeMutablePointer<Float>
+
+    /// `sum` of four tiles at once (four independent accumulators, each in `sum`'s order).
+    @inline(__always)
+    static func sum4(
+        _ op: BinaryOp,
+        _ a: (Tile, Tile, Tile, Tile), _ b: (Tile, Tile, Tile, Tile),
+        _ n: Int
+    ) -> SIMD4<Float> {
+        with8(op) { f in
+            typealias W = SIMD8<Float>
+            var acc0 = W(repeating: 0), acc1 = acc0, acc2 = acc0, acc3 = acc0
+            var i = 0
+            while i + 8 <= n {
+                acc0 += f(
+                    UnsafeRawPointer(a.0 + i).loadUnaligned(as: W.self),
+                    UnsafeRawPointer(b.0 + i).loadUnaligned(as: W.self))
+                acc1 += f(
+                    UnsafeRawPointer(a.1 + i).loadUnaligned(as: W.self),
+                    UnsafeRawPointer(b.1 + i).loadUnaligned(as: W.self))
+                acc2 += f(
+                    UnsafeRawPointer(a.2 + i).loadUnaligned(as: W.self),
+                    UnsafeRawPointer(b.2 + i).loadUnaligned(as: W.self))
+                acc3 += f(
+                    UnsafeRawPointer(a.3 + i).loadUnaligned(as: W.self),
+                    UnsafeRawPointer(b.3 + i).loadUnaligned(as: W.self))
+                i += 8
+            }
+            var s = SIMD4<Float>(acc0.sum(), acc1.sum(), acc2.sum(), acc3.sum())
+            while i < n {
+                s[0] += f(W(repeating: a.0[i]), W(repeating: b.0[i]))[0]
+                s[1] += f(W(repeating: a.1[i]), W(repeating: b.1[i]))[0]
+                s[2] += f(W(repeating: a.2[i]), W(repeating: b.2[i]))[0]
+                s[3] += f(W(repeating: a.3[i]), W(repeating: b.3[i]))[0]
+                i += 1
+            }
+            return s
+        }
+    }
+
     @inline(__always)
     static func with8<R>(
         _ op: BinaryOp, _ body: ((SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) -> R
@@ -348,7 +388,10 @@ enum TileMath {
             // Clears the sign bit (an integer mask: no float compare).
             lanes(
                 d, a, n,
-                { unsafeBitCast(unsafeBitCast($0, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self) },
+                {
+                    unsafeBitCast(
+                        unsafeBitCast($0, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self)
+                },
                 { Swift.abs($0) })
         case .square: lanes(d, a, n, { $0 * $0 }, { $0 * $0 })
         case .silu: VectorMath.silu(d, a, n)
@@ -466,7 +509,8 @@ struct BoundProgram {
         let d = dims.isEmpty ? [1] : dims
         rank = d.count
         self.dims = owner.copy(d)
-        self.strides = owner.copy((dims.isEmpty ? strides.map { _ in [0] } : strides).flatMap { $0 })
+        let s = dims.isEmpty ? strides.map { _ in [0] } : strides
+        self.strides = owner.copy(s.flatMap { $0 })
         bases = owner.copy(leaves.map { $0.storage.base + 4 * $0.offset })
         isInt = owner.copy(leaves.map { $0.dtype == .i32 })
         registersOfLeaves = owner.copy(program.leafRegisters)
@@ -611,12 +655,7 @@ struct BoundProgram {
         var m = -Float.infinity
         var nan = false
         // A sum whose input ends in a binary op (x · x) sums it as it is computed.
-        var summed: (BinaryOp, Int, Int)? = nil
-        if op == .sum || op == .mean, case .binary(let bop, let d, let a, let b) = instrs.last,
-            d == result, TileMath.pairs(bop)
-        {
-            summed = (bop, a, b)
-        }
+        let summed = op == .sum || op == .mean ? summedBinary : nil
         for line in lines {
             var c0 = 0
             while c0 < inner {
@@ -667,6 +706,64 @@ struct BoundProgram {
             v = Scalars.roundBFloat(v)
         }
         return v
+    }
+
+    /// The op and operand registers when the program ends in a binary op that a sum can
+    /// fold as it goes (`TileMath.sum`).
+    var summedBinary: (BinaryOp, Int, Int)? {
+        if case .binary(let bop, let d, let a, let b) = instrs.last, d == result,
+            TileMath.pairs(bop)
+        {
+            return (bop, a, b)
+        }
+        return nil
+    }
+
+    /// `reduce` (a sum or mean over `summedBinary`) of lines `line ..< line + 4`, the four
+    /// interleaved: each line is summed in its own order, exactly as `reduce` sums it, but
+    /// four independent chains of additions keep the adder busy where one waits on the
+    /// latency of the last.
+    func sum4(
+        _ op: ReduceOp, line: Int, total: Double, dtype: DType
+    ) -> SIMD4<Float> {
+        guard let (bop, ra, rb) = summedBinary else { preconditionFailure("not a summed program") }
+        var out = SIMD4<Float>()
+        Self.withScratch(registers: 4 * registers) { scratch, pointers in
+            var p1 = pointers, p2 = pointers, p3 = pointers
+            let step = registers * Self.tile
+            var sums = SIMD4<Double>()
+            var c0 = 0
+            while c0 < inner {
+                let n = Swift.min(Self.tile, inner - c0)
+                _ = run(
+                    line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers,
+                    dropLast: true)
+                _ = run(
+                    line: line + 1, c0: c0, n: n, scratch: scratch + step, pointers: &p1,
+                    dropLast: true)
+                _ = run(
+                    line: line + 2, c0: c0, n: n, scratch: scratch + 2 * step, pointers: &p2,
+                    dropLast: true)
+                _ = run(
+                    line: line + 3, c0: c0, n: n, scratch: scratch + 3 * step, pointers: &p3,
+                    dropLast: true)
+                let t = TileMath.sum4(
+                    bop, (pointers[ra], p1[ra], p2[ra], p3[ra]),
+                    (pointers[rb], p1[rb], p2[rb], p3[rb]), n)
+                for j in 0..<4 { sums[j] += Double(t[j]) }
+                c0 += n
+            }
+            for j in 0..<4 {
+                var v = op == .sum ? Float(sums[j]) : Float(sums[j] / total)
+                if dtype == .f16 {
+                    v = Scalars.roundHalf(v)
+                } else if dtype == .bf16 {
+                    v = Scalars.roundBFloat(v)
+                }
+                out[j] = v
+            }
+        }
+        return out
     }
 
     /// Per-thread scratch: one tile per register.
