@@ -93,7 +93,12 @@ func fusion() throws {
         let y = try h.silu() * u
         let fusedStats = try eval([y]).stats
         let unfusedStats = try eval([y], options: EvalOptions(fusion: false)).stats
-        // Best of 20 (a shared, noisy machine), each after its own warm-up.
+        // Warm-up of both (the thread pool, buffers parked in the cache), then best of 20
+        // each (a shared, noisy machine).
+        for _ in 0..<10 {
+            _ = try eval([y])
+            _ = try eval([y], options: EvalOptions(fusion: false))
+        }
         let fused = try best(20) { _ = try eval([y]) }
         let unfused = try best(20) { _ = try eval([y], options: EvalOptions(fusion: false)) }
         line([
