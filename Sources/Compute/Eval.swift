@@ -43,11 +43,23 @@ public struct EvalOptions: Sendable, Hashable {
 
 /// What an eval did, for tests and benchmarks.
 public struct EvalStats: Sendable, Hashable {
-    /// Kernels launched (a fused chain counts once; views cost none).
+    /// Kernels launched (a fused chain counts once; views cost none; each kernel of a
+    /// row-blocked group counts).
     public var kernels = 0
-    /// Bytes read and written by the kernels (each kernel's inputs and output, once).
+    /// Bytes read from memory by the kernels: each kernel's inputs, once. In a row-blocked
+    /// group (a reduction over the last axis and its elementwise epilogue, run a few rows at
+    /// a time), an input is counted once for the whole group: the later kernels re-read the
+    /// block from cache (`cachedBytesRead`).
     public var bytesRead = 0
+    /// Bytes written by the kernels: each kernel's output, once (in a group too, where an
+    /// intermediate of the group still has its own buffer).
     public var bytesWritten = 0
+    /// Of `kernels`, those run in row-blocked groups (see `bytesRead`).
+    public var groupedKernels = 0
+    /// Bytes that kernels of a row-blocked group re-read while the block is in cache: an
+    /// input a previous kernel of the group read, or the output a previous one wrote for
+    /// the same rows. Not part of `bytesRead` or `bytesMoved`.
+    public var cachedBytesRead = 0
     /// Largest total of intermediate and output buffers alive at once.
     public var peakBytes = 0
     /// Sum of all buffers allocated (what peak would be if nothing were freed).

@@ -1,4 +1,5 @@
-/// Orders a graph and decides which elementwise nodes run inside their consumer's loop.
+/// Orders a graph, decides which elementwise nodes run inside their consumer's loop, and
+/// which consecutive kernels run together block of rows by block of rows (`RowGroup`).
 struct Schedule {
     /// Nodes reachable from `outputs`, inputs before consumers (iterative: deep graphs are fine).
     static func topologicalOrder(_ outputs: [Node]) -> [Node] {
@@ -33,6 +34,8 @@ struct Schedule {
     let leaves: [ObjectIdentifier: [Node]]
     /// How many kernels (or views) still have to read each stored node.
     let reads: [ObjectIdentifier: Int]
+    /// Row-blocked groups of kernels (none without fusion: one pass per op).
+    let groups: [RowGroup]
 
     /// Plans `outputs`: with `fusion`, an elementwise node whose only reader is an
     /// elementwise node of the same shape, or a reduction, is inlined into that reader.
@@ -77,5 +80,6 @@ struct Schedule {
         }
         self.leaves = leaves
         self.reads = reads
+        groups = fusion ? RowGroup.find(order, inlined: inlined, leaves: leaves) : []
     }
 }

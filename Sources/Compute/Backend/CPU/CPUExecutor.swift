@@ -7,8 +7,9 @@ import Formats
     import Darwin
 #endif
 
-/// The fast backend: runs a `Schedule` kernel by kernel, views as strides, elementwise
-/// chains fused, every stored intermediate freed after the last kernel that reads it.
+/// The fast backend: runs a `Schedule` kernel by kernel (a `RowGroup` block of rows by block
+/// of rows), views as strides, elementwise chains fused, every stored intermediate freed
+/// after the last kernel that reads it.
 struct CPUExecutor {
     let options: EvalOptions
     let tracker = MemoryTracker()
@@ -27,7 +28,27 @@ struct CPUExecutor {
         var remaining = plan.reads
         let outputIDs = Set(outputs.map(\.id))
         var values: [ObjectIdentifier: Value] = [:]
+        // A row group runs where its last kernel stands: what lies between its kernels
+        // (constants, views of non-members) has run by then.
+        var grouped = Set<ObjectIdentifier>()
+        var groupEndingAt: [ObjectIdentifier: RowGroup] = [:]
+        for g in plan.groups {
+            for n in g.kernels { grouped.insert(n.id) }
+            if let last = g.kernels.last { groupEndingAt[last.id] = g }
+        }
+        func release(_ leaves: [Node]) {
+            for l in leaves {
+                remaining[l.id, default: 1] -= 1
+                if remaining[l.id] == 0 && !outputIDs.contains(l.id) { values[l.id] = nil }
+            }
+        }
         for node in plan.order where !plan.inlined.contains(node.id) {
+            if grouped.contains(node.id) {
+                guard let g = groupEndingAt[node.id] else { continue }
+                run(g, plan: plan, values: &values)
+                for n in g.kernels { release(plan.leaves[n.id] ?? []) }
+                continue
+            }
             let leaves = plan.leaves[node.id] ?? []
             // An elementwise kernel may write into a same-shaped input it reads for the last
             // time: the buffer is reused instead of a new one being allocated.
@@ -50,10 +71,7 @@ struct CPUExecutor {
             let v = try execute(node, plan: plan, values: values, reuse: donor)
             donor = nil
             values[node.id] = v
-            for l in leaves {
-                remaining[l.id, default: 1] -= 1
-                if remaining[l.id] == 0 && !outputIDs.contains(l.id) { values[l.id] = nil }
-            }
+            release(leaves)
         }
         var arrays: [HostArray] = []
         for o in outputs {
@@ -254,21 +272,9 @@ struct CPUExecutor {
             bound.withScratch { scratch, pointers in
                 for w in r {
                     let line = w / chunks, c0 = (w % chunks) * tile
-                    let n = Swift.min(tile, inner - c0)
-                    let at = line * inner + c0
-                    let direct = isInt ? nil : dst.assumingMemoryBound(to: Float.self) + at
-                    let res = bound.run(
-                        line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers,
-                        out: direct)
-                    if isInt {
-                        let o = dst.assumingMemoryBound(to: Int32.self) + at
-                        for i in 0..<n { o[i] = Scalars.toInt32(res[i]) }
-                    } else {
-                        let o = dst.assumingMemoryBound(to: Float.self) + at
-                        // Written in place by the last instruction, or a bare leaf to copy
-                        // (unless it is the donor itself).
-                        if o != res { o.update(from: res, count: n) }
-                    }
+                    bound.store(
+                        line: line, c0: c0, n: Swift.min(tile, inner - c0), at: line * inner + c0,
+                        into: dst, isInt: isInt, scratch: scratch, pointers: &pointers)
                 }
             }
         }
@@ -301,7 +307,7 @@ struct CPUExecutor {
         let bound = BoundProgram(program: program, leaves: leaves, dims: dims, strides: strides)
         let outputs = kd.reduce(1, *)
         let linesPerOut = rd.dropLast().reduce(1, *)
-        let inner = rd[rd.count - 1], tile = BoundProgram.tile
+        let inner = rd[rd.count - 1]
         let total = Double(rd.reduce(1, *))
         let dst = out.floats
         let dtype = node.dtype
@@ -311,52 +317,9 @@ struct CPUExecutor {
         ) { r in
             bound.withScratch { scratch, pointers in
                 for o in r {
-                    var sum = 0.0
-                    var m = -Float.infinity
-                    var nan = false
-                    for line in (o * linesPerOut)..<((o + 1) * linesPerOut) {
-                        var c0 = 0
-                        while c0 < inner {
-                            let n = Swift.min(tile, inner - c0)
-                            let p = bound.run(
-                                line: line, c0: c0, n: n, scratch: scratch, pointers: &pointers)
-                            switch op {
-                            case .sum, .mean:
-                                sum += Double(Self.tileSum(p, n))
-                            case .max:
-                                for i in 0..<n {
-                                    if p[i].isNaN { nan = true }
-                                    m = Swift.max(m, p[i])
-                                }
-                            case .logsumexp:
-                                var cm = -Float.infinity
-                                for i in 0..<n { cm = Swift.max(cm, p[i]) }
-                                if cm > m {
-                                    if m > -.infinity { sum *= Double(expf(m - cm)) }
-                                    m = cm
-                                }
-                                if m > -.infinity && m < .infinity {
-                                    var s: Float = 0
-                                    for i in 0..<n { s += expf(p[i] - m) }
-                                    sum += Double(s)
-                                }
-                            }
-                            c0 += n
-                        }
-                    }
-                    var v: Float
-                    switch op {
-                    case .sum: v = Float(sum)
-                    case .mean: v = Float(sum / total)
-                    case .max: v = nan ? .nan : m
-                    case .logsumexp: v = m.isInfinite ? m : m + Float(naturalLog(sum))
-                    }
-                    if dtype == .f16 {
-                        v = Scalars.roundHalf(v)
-                    } else if dtype == .bf16 {
-                        v = Scalars.roundBFloat(v)
-                    }
-                    dst[o] = v
+                    dst[o] = bound.reduce(
+                        op, lines: (o * linesPerOut)..<((o + 1) * linesPerOut), total: total,
+                        dtype: dtype, scratch: scratch, pointers: &pointers)
                 }
             }
         }

@@ -17,13 +17,30 @@ struct FusedProgram {
         case select(dst: Int, c: Int, a: Int, b: Int)
         case round(DType, dst: Int, a: Int)
         case trunc(dst: Int, a: Int)
+        /// `t = a ⊕ b`, then `t ⊗ c` (`tFirst`) or `c ⊗ t`: two binary instructions in one
+        /// pass, `t` kept in a register (it had no other reader).
+        case binary2(BinaryOp, BinaryOp, dst: Int, a: Int, b: Int, c: Int, tFirst: Bool)
+        /// `t = f(a)`, then `t ⊗ c` or `c ⊗ t` (a SiLU gate), as `binary2`.
+        case unaryBinary(UnaryOp, BinaryOp, dst: Int, a: Int, c: Int, tFirst: Bool)
 
         /// The register written.
         var destination: Int {
             switch self {
             case .unary(_, let d, _), .binary(_, let d, _, _), .select(let d, _, _, _),
-                .round(_, let d, _), .trunc(let d, _):
+                .round(_, let d, _), .trunc(let d, _), .binary2(_, _, let d, _, _, _, _),
+                .unaryBinary(_, _, let d, _, _, _):
                 d
+            }
+        }
+
+        /// The registers read.
+        var sources: [Int] {
+            switch self {
+            case .unary(_, _, let a), .round(_, _, let a), .trunc(_, let a): [a]
+            case .binary(_, _, let a, let b): [a, b]
+            case .select(_, let c, let a, let b): [c, a, b]
+            case .binary2(_, _, _, let a, let b, let c, _): [a, b, c]
+            case .unaryBinary(_, _, _, let a, let c, _): [a, c]
             }
         }
     }
@@ -43,6 +60,42 @@ struct FusedProgram {
         } else {
             result = compile(root, inline: true)
         }
+        instrs = Self.paired(instrs, registers: registers, result: result)
+    }
+
+    /// Fuses an instruction with the next when the next is its only reader and both are
+    /// among the ops `TileMath.pair` computes in registers: one pass over the tile instead
+    /// of two, with each element computed by the same operations in the same order.
+    static func paired(_ instrs: [Instr], registers: Int, result: Int) -> [Instr] {
+        var uses = [Int](repeating: 0, count: registers)
+        for ins in instrs { for r in ins.sources { uses[r] += 1 } }
+        uses[result] += 1
+        var out: [Instr] = []
+        var i = 0
+        while i < instrs.count {
+            if i + 1 < instrs.count, case .binary(let op2, let d, let x, let y) = instrs[i + 1],
+                TileMath.pairs(op2), x != y
+            {
+                let t = instrs[i].destination
+                if uses[t] == 1 && (x == t || y == t) {
+                    let c = x == t ? y : x
+                    switch instrs[i] {
+                    case .binary(let op1, _, let a, let b) where TileMath.pairs(op1):
+                        out.append(.binary2(op1, op2, dst: d, a: a, b: b, c: c, tFirst: x == t))
+                        i += 2
+                        continue
+                    case .unary(let f, _, let a) where TileMath.pairs(f):
+                        out.append(.unaryBinary(f, op2, dst: d, a: a, c: c, tFirst: x == t))
+                        i += 2
+                        continue
+                    default: break
+                    }
+                }
+            }
+            out.append(instrs[i])
+            i += 1
+        }
+        return out
     }
 
     private mutating func newRegister() -> Int {
@@ -103,55 +156,6 @@ struct FusedProgram {
     var leafRegisters: [Int] { leaves.map { leafRegister[$0.id].unsafelyUnwrapped } }
 }
 
-/// Elementwise math on tiles (`n` elements), shared by fused and unfused kernels.
-enum TileMath {
-    @inline(__always)
-    static func unary(
-        _ op: UnaryOp, _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int
-    ) {
-        switch op {
-        case .neg: for i in 0..<n { d[i] = -a[i] }
-        case .exp: VectorMath.exp(d, a, n)
-        case .log: for i in 0..<n { d[i] = logf(a[i]) }
-        case .sqrt: for i in 0..<n { d[i] = a[i].squareRoot() }
-        case .rsqrt: for i in 0..<n { d[i] = 1 / a[i].squareRoot() }
-        case .tanh: for i in 0..<n { d[i] = tanhf(a[i]) }
-        case .erf: for i in 0..<n { d[i] = erff(a[i]) }
-        case .abs: for i in 0..<n { d[i] = Swift.abs(a[i]) }
-        case .square: for i in 0..<n { d[i] = a[i] * a[i] }
-        case .silu: VectorMath.silu(d, a, n)
-        case .sigmoid: VectorMath.sigmoid(d, a, n)
-        case .geluErf:
-            for i in 0..<n { d[i] = 0.5 * a[i] * (1 + erff(a[i] * 0.70710678118654752)) }
-        case .geluTanh:
-            for i in 0..<n {
-                let x = a[i]
-                d[i] = 0.5 * x * (1 + tanhf(0.79788456080286536 * (x + 0.044715 * x * x * x)))
-            }
-        }
-    }
-
-    @inline(__always)
-    static func binary(
-        _ op: BinaryOp, _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
-        _ b: UnsafePointer<Float>, _ n: Int
-    ) {
-        switch op {
-        case .add: for i in 0..<n { d[i] = a[i] + b[i] }
-        case .sub: for i in 0..<n { d[i] = a[i] - b[i] }
-        case .mul: for i in 0..<n { d[i] = a[i] * b[i] }
-        case .div: for i in 0..<n { d[i] = a[i] / b[i] }
-        case .maximum:
-            for i in 0..<n { d[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.max(a[i], b[i]) }
-        case .minimum:
-            for i in 0..<n { d[i] = a[i].isNaN || b[i].isNaN ? .nan : Swift.min(a[i], b[i]) }
-        case .greater: for i in 0..<n { d[i] = a[i] > b[i] ? 1 : 0 }
-        case .less: for i in 0..<n { d[i] = a[i] < b[i] ? 1 : 0 }
-        case .equal: for i in 0..<n { d[i] = a[i] == b[i] ? 1 : 0 }
-        }
-    }
-}
-
 /// Drops size-1 dims and merges dims that every stride set walks contiguously.
 func collapse(_ dims: [Int], _ sets: [[Int]]) -> ([Int], [[Int]]) {
     var d: [Int] = []
@@ -202,117 +206,4 @@ private struct RangeJob {
     let body: (Range<Int>) -> Void
     let n: Int
     let parts: Int
-}
-
-/// A fused program bound to its leaf values over an iteration space of lines.
-struct BoundProgram {
-    static let tile = 1024
-
-    let program: FusedProgram
-    /// Collapsed iteration dims; the last one is the line (tiled) dim.
-    let dims: [Int]
-    /// Per leaf: strides over `dims`.
-    let strides: [[Int]]
-    let bases: [UnsafeMutableRawPointer]
-    let isInt: [Bool]
-    let registersOfLeaves: [Int]
-
-    var inner: Int { dims.last ?? 1 }
-    var lines: Int { dims.dropLast().reduce(1, *) }
-
-    init(program: FusedProgram, leaves: [Value], dims: [Int], strides: [[Int]]) {
-        self.program = program
-        self.dims = dims.isEmpty ? [1] : dims
-        self.strides = dims.isEmpty ? strides.map { _ in [0] } : strides
-        bases = leaves.map { $0.storage.base + 4 * $0.offset }
-        isInt = leaves.map { $0.dtype == .i32 }
-        registersOfLeaves = program.leafRegisters
-    }
-
-    /// Evaluates elements `c0 ..< c0 + n` of `line` and returns the result's pointer (valid
-    /// until the next call with the same scratch). With `out`, the last instruction writes
-    /// there directly (no copy pass); the result is `out` unless the program has no
-    /// instruction (it is a leaf, returned as read).
-    func run(
-        line: Int, c0: Int, n: Int, scratch: UnsafeMutablePointer<Float>,
-        pointers: inout [UnsafeMutablePointer<Float>], out: UnsafeMutablePointer<Float>? = nil
-    ) -> UnsafeMutablePointer<Float> {
-        let rank = dims.count
-        for (k, reg) in registersOfLeaves.enumerated() {
-            let st = strides[k]
-            var off = 0
-            var l = line
-            for a in stride(from: rank - 2, through: 0, by: -1) {
-                off += (l % dims[a]) * st[a]
-                l /= dims[a]
-            }
-            let s = st[rank - 1]
-            off += c0 * s
-            let reg0 = scratch + reg * Self.tile
-            if isInt[k] {
-                let p = bases[k].assumingMemoryBound(to: Int32.self) + off
-                for i in 0..<n { reg0[i] = Float(p[i * s]) }
-                pointers[reg] = reg0
-            } else {
-                let p = bases[k].assumingMemoryBound(to: Float.self) + off
-                if s == 1 {
-                    pointers[reg] = p  // read in place: no copy of contiguous leaves
-                } else if s == 0 {
-                    reg0.update(repeating: p[0], count: n)
-                    pointers[reg] = reg0
-                } else {
-                    for i in 0..<n { reg0[i] = p[i * s] }
-                    pointers[reg] = reg0
-                }
-            }
-        }
-        let instrs = program.instrs, last = instrs.count - 1
-        // Elementwise instructions read and write position i only, so the last may write
-        // over a donor leaf it reads (the in-place reuse of `map`).
-        let direct = out != nil && last >= 0 && instrs[last].destination == program.result
-        for (at, ins) in instrs.enumerated() {
-            let target = direct && at == last ? out : nil
-            switch ins {
-            case .unary(let op, let d, let a):
-                let dp = target ?? scratch + d * Self.tile
-                TileMath.unary(op, dp, pointers[a], n)
-                pointers[d] = dp
-            case .binary(let op, let d, let a, let b):
-                let dp = target ?? scratch + d * Self.tile
-                TileMath.binary(op, dp, pointers[a], pointers[b], n)
-                pointers[d] = dp
-            case .select(let d, let c, let a, let b):
-                let dp = target ?? scratch + d * Self.tile
-                let (cp, ap, bp) = (pointers[c], pointers[a], pointers[b])
-                for i in 0..<n { dp[i] = cp[i] != 0 ? ap[i] : bp[i] }
-                pointers[d] = dp
-            case .round(let dtype, let d, let a):
-                let dp = target ?? scratch + d * Self.tile
-                let ap = pointers[a]
-                if dtype == .f16 {
-                    for i in 0..<n { dp[i] = Scalars.roundHalf(ap[i]) }
-                } else {
-                    for i in 0..<n { dp[i] = Scalars.roundBFloat(ap[i]) }
-                }
-                pointers[d] = dp
-            case .trunc(let d, let a):
-                let dp = target ?? scratch + d * Self.tile
-                let ap = pointers[a]
-                for i in 0..<n { dp[i] = Float(Scalars.toInt32(ap[i])) }
-                pointers[d] = dp
-            }
-        }
-        return pointers[program.result]
-    }
-
-    /// Per-thread scratch: one tile per register.
-    func withScratch(
-        _ body: (UnsafeMutablePointer<Float>, inout [UnsafeMutablePointer<Float>]) -> Void
-    ) {
-        let regs = Swift.max(program.registers, 1)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: regs * Self.tile)
-        defer { scratch.deallocate() }
-        var pointers = [UnsafeMutablePointer<Float>](repeating: scratch, count: regs)
-        body(scratch, &pointers)
-    }
 }

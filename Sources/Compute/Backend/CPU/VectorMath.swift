@@ -7,11 +7,11 @@
 /// Vectorized transcendental functions for the CPU kernels.
 ///
 /// `exp` is Cephes' `expf` (range reduction by ln 2 split in two constants, degree-6
-/// polynomial, ≤ 2 ulp on normal results) on 8 lanes. Every element goes through the same
+/// polynomial, ≤ 2 ulp on normal results) on 16 lanes (one AVX-512 register). Every element goes through the same
 /// lane code, including the tail of a tile (padded), so a value never depends on where a
 /// tile boundary falls: fused and unfused kernels stay bit-identical.
 enum VectorMath {
-    typealias V = SIMD8<Float>
+    typealias V = SIMD16<Float>
 
     @inline(__always)
     static func exp(_ x0: V) -> V {
@@ -35,7 +35,7 @@ enum VectorMath {
         // n + 127; shifting them into the exponent field drops the 2^23 bits (no int
         // conversion, which Swift's generic SIMD init does lane by lane through libm).
         let nc = n.replacing(with: 127, where: n .> 127)
-        let biased = unsafeBitCast(nc + (127 + 8_388_608), to: SIMD8<UInt32>.self)
+        let biased = unsafeBitCast(nc + (127 + 8_388_608), to: SIMD16<UInt32>.self)
         var out = e * unsafeBitCast(biased &<< 23, to: V.self)
         out.replace(with: out * 2, where: n .> 127)
         out.replace(with: V(repeating: .infinity), where: x0 .> hi)
@@ -54,16 +54,16 @@ enum VectorMath {
         return r.replacing(with: r - 1, where: r .> y)
     }
 
-    /// Applies `f` to `n` floats, 8 at a time; the tail is padded into one vector.
+    /// Applies `f` to `n` floats, 16 at a time; the tail is padded into one vector.
     @inline(__always)
     static func apply(
         _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int, _ f: (V) -> V
     ) {
         var i = 0
-        while i + 8 <= n {
+        while i + 16 <= n {
             let v = UnsafeRawPointer(a + i).loadUnaligned(as: V.self)
             UnsafeMutableRawPointer(d + i).storeBytes(of: f(v), as: V.self)
-            i += 8
+            i += 16
         }
         if i < n {
             var v = V(repeating: 0)
@@ -99,7 +99,7 @@ enum VectorMath {
         p = p * r + 1.6666665459e-1
         p = p * r + 5.0000001201e-1
         let e = p * (r * r) + r + 1
-        let biased = unsafeBitCast(n + (125 + 8_388_608), to: SIMD8<UInt32>.self)
+        let biased = unsafeBitCast(n + (125 + 8_388_608), to: SIMD16<UInt32>.self)
         return (e * 4) * unsafeBitCast(biased &<< 23, to: V.self)
     }
 
@@ -109,11 +109,11 @@ enum VectorMath {
         _ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int, times x: Bool
     ) {
         var i = 0
-        while i + 8 <= n {
+        while i + 16 <= n {
             let v = UnsafeRawPointer(a + i).loadUnaligned(as: V.self)
             let q = (x ? v : V(repeating: 1)) / (1 + logisticExp(-v))
             UnsafeMutableRawPointer(d + i).storeBytes(of: q, as: V.self)
-            i += 8
+            i += 16
         }
         if i < n {
             var v = V(repeating: 0)
@@ -122,6 +122,14 @@ enum VectorMath {
             for k in 0..<(n - i) { d[i + k] = q[k] }
         }
     }
+
+    /// `x / (1 + exp(-x))` on one vector (the lanes of `silu`).
+    @inline(__always)
+    static func silu(_ v: V) -> V { v / (1 + logisticExp(-v)) }
+
+    /// `1 / (1 + exp(-x))` on one vector (the lanes of `sigmoid`).
+    @inline(__always)
+    static func sigmoid(_ v: V) -> V { 1 / (1 + logisticExp(-v)) }
 
     static func silu(_ d: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ n: Int) {
         logistic(d, a, n, times: true)
