@@ -29,6 +29,13 @@ struct Generate: ParsableCommand {
     @Option(help: "Worker threads (default: all processors).")
     var threads: Int?
 
+    @Flag(
+        help: """
+            BF16 weights: round activations to bfloat16 in matrix products, as torch and MLX \
+            compute a bfloat16 model (about 3x faster prefill on CPUs with AVX-512 BF16).
+            """)
+    var bf16Products = false
+
     @Flag(help: "Print one JSON document instead of the text.")
     var json = false
 
@@ -58,7 +65,7 @@ struct Generate: ParsableCommand {
         }
         let session = try DecodingSession(
             model: llama, maxLength: ids.count + max(maxTokens, 1),
-            options: EvalOptions(threads: threads))
+            options: EvalOptions(threads: threads, bf16Products: bf16Products))
         let result = try session.generate(prompt: ids, maxTokens: maxTokens)
         let text = tokenizer?.decode(result.ids.map { Int($0) }, skipSpecialTokens: false)
         if json {
