@@ -78,7 +78,11 @@ extension ArchiveReader {
                     .io("cannot create: \(String(cString: strerror(errno)))"), file: path)
             }
         }
-        // Chunks come in file order: one file open at a time.
+        if files.count <= Self.concurrentWriteFiles {
+            try writeFilesConcurrently(under: root)
+            return
+        }
+        // Many files: chunks in file order, one file open at a time.
         var current = (file: -1, fd: Int32(-1))
         defer { if current.fd >= 0 { close(current.fd) } }
         func finish() throws(FormatError) {
@@ -106,6 +110,38 @@ extension ArchiveReader {
             try Self.writeAll(current.fd, raw, at: c.fileOffset, path: files[c.file].path)
         }
         try finish()
+    }
+
+    /// Archives with up to this many files are written with every file open at once, each
+    /// chunk by the worker that decoded it.
+    static let concurrentWriteFiles = 256
+
+    /// Every file open, chunks decoded and written (`pwrite` at their own offsets) on all cores.
+    func writeFilesConcurrently(under root: String) throws(FormatError) {
+        var fds: [Int32] = []
+        defer { for fd in fds { close(fd) } }
+        for f in files {
+            let path = root + "/" + f.path
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw FormatError(.io("cannot open: \(String(cString: strerror(errno)))"), file: path)
+            }
+            fds.append(fd)
+        }
+        let descriptors = fds
+        try decodeChunksConcurrently(Array(chunks.indices), destination: { _ in nil }) {
+            i, raw throws(FormatError) in
+            let c = chunks[i]
+            try Self.writeAll(descriptors[c.file], raw, at: c.fileOffset, path: files[c.file].path)
+        }
+        for (k, fd) in fds.enumerated() {
+            fds[k] = -1
+            guard close(fd) == 0 else {
+                throw FormatError(
+                    .io("close failed: \(String(cString: strerror(errno)))"), file: files[k].path)
+            }
+        }
+        fds = []
     }
 
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String)

@@ -93,7 +93,17 @@ public final class ArchiveReader: Sendable {
         }
         return try ByteBuffer.make(count: count, name: "\(buffer.name):\(f.path)") {
             out throws(FormatError) in
-            try decodeChunks(needed) { i, raw throws(FormatError) in
+            // Whole chunks decode straight into the result; the (at most two) chunks cut by
+            // the range decode aside and are copied in part. Ranges are disjoint.
+            try decodeChunksConcurrently(
+                needed,
+                destination: { i in
+                    let c = chunks[i]
+                    guard c.fileOffset >= offset, c.fileOffset + c.rawSize <= end else { return nil }
+                    return UnsafeMutableRawBufferPointer(
+                        rebasing: out[(c.fileOffset - offset)..<(c.fileOffset - offset + c.rawSize)])
+                }
+            ) { i, raw throws(FormatError) in
                 let c = chunks[i]
                 let from = max(offset, c.fileOffset)
                 let to = min(end, c.fileOffset + c.rawSize)
@@ -159,6 +169,61 @@ public final class ArchiveReader: Sendable {
             }
             start += part.count
         }
+    }
+
+    /// Decodes `indexes` on all cores, each chunk straight into `destination(i)` when that
+    /// gives a buffer of exactly its raw size, else into the worker's scratch and then handed
+    /// to `body(i, raw)` on that worker. Chunks finish in no particular order: for callers
+    /// whose chunks land in disjoint places (no serial copy between parallel batches). On a
+    /// damaged chunk, throws the error of the lowest-numbered one.
+    func decodeChunksConcurrently(
+        _ indexes: [Int],
+        destination: (Int) -> UnsafeMutableRawBufferPointer?,
+        _ body: (Int, UnsafeRawBufferPointer) throws(FormatError) -> Void
+    ) throws(FormatError) {
+        guard !indexes.isEmpty else { return }
+        let pool = CoderPool(workers: ProcessInfo.processInfo.activeProcessorCount, level: 0)
+        let workers = min(indexes.count, pool.coders.count)
+        final class Errors: @unchecked Sendable {
+            // Each chunk's slot is written by the one worker that decodes it; read after
+            // concurrentPerform returns.
+            var items: [FormatError?]
+            init(_ n: Int) { items = Array(repeating: nil, count: n) }
+        }
+        let errors = Errors(indexes.count)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: workers * Archive.maxChunkSize, alignment: 64)
+        defer { scratch.deallocate() }
+        nonisolated(unsafe) let slots = scratch
+        withoutActuallyEscaping(destination) { destination in
+            withoutActuallyEscaping(body) { body in
+                // Unchecked: the callers' closures write disjoint ranges (their contract).
+                nonisolated(unsafe) let (destination, body) = (destination, body)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let coder = pool.coders[w]
+                    var j = w
+                    while j < indexes.count {
+                        let i = indexes[j]
+                        let size = chunks[i].rawSize
+                        do throws(FormatError) {
+                            if let out = destination(i), out.count == size {
+                                try decode(i, with: coder, into: out)
+                            } else {
+                                let slot = UnsafeMutableRawBufferPointer(
+                                    rebasing: slots[
+                                        (w * Archive.maxChunkSize)..<(w * Archive.maxChunkSize + size)])
+                                try decode(i, with: coder, into: slot)
+                                try body(i, UnsafeRawBufferPointer(slot))
+                            }
+                        } catch {
+                            errors.items[j] = error
+                        }
+                        j += workers
+                    }
+                }
+            }
+        }
+        if let e = errors.items.lazy.compactMap({ $0 }).first { throw e }
     }
 
     /// Decodes every chunk and checks its CRC, writing nothing.

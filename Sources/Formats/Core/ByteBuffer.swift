@@ -81,10 +81,22 @@ public final class ByteBuffer: @unchecked Sendable {
     }
 
     /// Allocates `count` bytes, lets `fill` write them, and wraps them.
+    /// Buffers from `make` at least this large are aligned to `hugePageSize` and advised to use
+    /// transparent huge pages.
+    static let hugePageThreshold = 32 << 20
+    static let hugePageSize = 2 << 20
+
     public static func make(
         count: Int, name: String, _ fill: (UnsafeMutableRawBufferPointer) throws(FormatError) -> Void
     ) throws(FormatError) -> ByteBuffer {
-        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
+        // A large buffer asks for transparent huge pages: its first writes then fault in 2 MiB
+        // at a time instead of 4 KiB (a decompressed model: tens of thousands fewer faults).
+        let huge = count >= hugePageThreshold
+        let p = UnsafeMutableRawPointer.allocate(
+            byteCount: max(count, 1), alignment: huge ? hugePageSize : 64)
+        #if os(Linux)
+            if huge { _ = madvise(p, count & ~(hugePageSize - 1), MADV_HUGEPAGE) }
+        #endif
         do {
             try fill(UnsafeMutableRawBufferPointer(start: p, count: count))
         } catch {
