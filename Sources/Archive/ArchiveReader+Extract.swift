@@ -45,6 +45,10 @@ extension ArchiveReader {
         }
         var committed = false
         defer { if !committed { try? fm.removeItem(atPath: temporary) } }
+        // mkdtemp makes the directory 0700; a restored directory gets the usual mode.
+        let mask = umask(0)
+        umask(mask)
+        chmod(temporary, 0o777 & ~mask)
 
         try writeFiles(under: temporary)
 

@@ -45,6 +45,11 @@ struct ArchiveRoundTripTests {
         let restored = TestPaths.temporaryDirectory("ckz-out")
         try reader.extract(to: restored)
         #expect(ArchiveTest.difference(source, restored) == nil)
+        // The restored directory has the mode a new directory gets (not mkdtemp's 0700).
+        let mask = umask(0)
+        umask(mask)
+        let mode = try FileManager.default.attributesOfItem(atPath: restored)[.posixPermissions] as? Int
+        #expect(mode == Int(0o777 & ~mask))
     }
 
     @Test("unpack refuses an existing non-empty destination and leaves it untouched")
