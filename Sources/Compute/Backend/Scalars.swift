@@ -46,6 +46,27 @@ enum Scalars {
         default: break
         }
     }
+
+    /// Widens `n` little-endian F16 or BF16 values at `p` to floats (anything else is read
+    /// as F32 bits): what a half-precision weight becomes when a kernel needs floats.
+    static func widen(
+        _ p: UnsafeRawPointer, _ n: Int, from dtype: Formats.DType, into out: UnsafeMutablePointer<Float>
+    ) {
+        switch dtype {
+        case .f16:
+            for i in 0..<n {
+                out[i] = fromHalf(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
+            }
+        case .bf16:
+            for i in 0..<n {
+                out[i] = fromBFloat(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
+            }
+        default:
+            for i in 0..<n {
+                out[i] = Float(bitPattern: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
+            }
+        }
+    }
 }
 
 import Formats

@@ -41,25 +41,7 @@ struct DenseRows: RowDequantizer {
     }
 
     func dequantize(row: Int, into out: UnsafeMutablePointer<Float>) {
-        let p = rowStart(row)
-        switch dtype {
-        case .bf16:
-            for i in 0..<columns {
-                out[i] = Scalars.fromBFloat(
-                    p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-            }
-        case .f16:
-            for i in 0..<columns {
-                out[i] = Scalars.fromHalf(
-                    p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-            }
-        default:
-            for i in 0..<columns {
-                out[i] = Float(
-                    bitPattern: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian
-                )
-            }
-        }
+        Scalars.widen(rowStart(row), columns, from: dtype, into: out)
     }
 
     func dot(row: Int, _ x: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Float {

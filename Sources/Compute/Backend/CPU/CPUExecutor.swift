@@ -219,24 +219,8 @@ struct CPUExecutor {
             stats.kernels += 1
             stats.bytesRead += b.count
             stats.bytesWritten += n * 4
-            let out = v.floats
-            switch node.dtype {
-            case .f16:
-                for i in 0..<n {
-                    out[i] = Scalars.fromHalf(
-                        r.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-                }
-            case .bf16:
-                for i in 0..<n {
-                    out[i] = Scalars.fromBFloat(
-                        r.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian)
-                }
-            default:
-                let o = v.storage.base.assumingMemoryBound(to: UInt32.self)
-                for i in 0..<n {
-                    o[i] = r.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian
-                }
-            }
+            // In bounds: the constant's byte count was checked against its shape and dtype.
+            if let base = r.baseAddress { Scalars.widen(base, n, from: node.dtype, into: v.floats) }
             return v
         }
     }
