@@ -35,6 +35,25 @@ protocol FiniteBlockEncoder: BlockEncoder {
     static func encodeReference(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableRawBufferPointer)
 }
 
+extension FiniteBlockEncoder {
+    /// After an `encode16`: the blocks whose 1/d (lanes of `id`, blocks interleaved as
+    /// `blockLane` places them) overflowed, a subnormal d, are encoded again by the scalar
+    /// port, whose inf·x path decides their bytes (rare).
+    @inline(__always)
+    static func reencodeOverflowing(
+        _ id: SIMD16<Float>, _ x: UnsafePointer<Float>, into y: UnsafeMutableRawPointer
+    ) {
+        let overflow = nonFiniteMask(id)
+        guard anyNegative(overflow) else { return }
+        for b in 0..<16 where overflow[blockLane(b)] != 0 {
+            let out = UnsafeMutableRawBufferPointer(start: y + bytesPerBlock * b, count: bytesPerBlock)
+            out.initializeMemory(as: UInt8.self, repeating: 0)
+            encodeReference(
+                UnsafeBufferPointer(start: x + weightsPerBlock * b, count: weightsPerBlock), into: out)
+        }
+    }
+}
+
 // MARK: - Shared numeric helpers (formats-gguf.md §2.2)
 
 /// ggml's `nearest_int`: the low 22 bits of `x + 1.5·2²³` minus 2²² (round half to even for

@@ -95,15 +95,7 @@ public enum Q4_0: BlockEncoder, FiniteBlockEncoder {
             out.storeBytes(of: lowBytes(lo | (hi &<< 4)), toByteOffset: 2,
                            as: SIMD16<UInt8>.self)
         }
-        // A subnormal d: 1/d overflows, and the scalar port's path for inf·x decides (rare).
-        let overflow = nonFiniteMask(id)
-        if anyNegative(overflow) {
-            for b in 0..<16 where overflow[blockLane(b)] != 0 {
-                let out = UnsafeMutableRawBufferPointer(start: y + 18 * b, count: 18)
-                out.initializeMemory(as: UInt8.self, repeating: 0)
-                encodeReference(UnsafeBufferPointer(start: p + 32 * b, count: 32), into: out)
-            }
-        }
+        reencodeOverflowing(id, p, into: y)
         return true
     }
 
