@@ -56,6 +56,21 @@ extension CPUExecutor {
         return finish(out)
     }
 
+    /// Runs `body` over `0..<n` rows of W split among the threads, in blocks of about 128 KiB
+    /// of weights: small enough to stay in L2 while each input of a matrix-vector product
+    /// passes over them.
+    func forRowBlocks(_ n: Int, bytesPerRow: Int, _ body: (Range<Int>) -> Void) {
+        let block = Swift.max(1, (128 << 10) / Swift.max(1, bytesPerRow))
+        parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
+            var r0 = r.lowerBound
+            while r0 < r.upperBound {
+                let r1 = Swift.min(r.upperBound, r0 + block)
+                body(r0..<r1)
+                r0 = r1
+            }
+        }
+    }
+
     /// Rows of W dequantized into a small tile and consumed at once: a dot product per input
     /// row for matrix-vector shapes, an sgemm per block of rows otherwise.
     mutating func quantizedMatmul(_ x0: Value, _ w: QuantizedWeight, _ node: Node) -> Value {
@@ -70,8 +85,7 @@ extension CPUExecutor {
         if m == 0 || n == 0 { return out }
         if m <= 4, let a = deq as? AffineRows, a.hasFastMatvec {
             // x prepared once per product (reordered, group sums), then one pass per row in
-            // CKernels' vector loop. Rows go in blocks small enough to stay in L2 while each
-            // of the m inputs passes over them.
+            // CKernels' vector loop.
             let groups = a.groups
             let xs = UnsafeMutablePointer<Float>.allocate(capacity: m * kk)
             let sums = UnsafeMutablePointer<Float>.allocate(capacity: m * groups)
@@ -80,28 +94,16 @@ extension CPUExecutor {
                 sums.deallocate()
             }
             for i in 0..<m { a.prepareMatvec(xp + i * kk, xs: xs + i * kk, sums: sums + i * groups) }
-            let block = Swift.max(1, (128 << 10) / Swift.max(1, a.packedRowBytes))
-            parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
-                var r0 = r.lowerBound
-                while r0 < r.upperBound {
-                    let r1 = Swift.min(r.upperBound, r0 + block)
-                    for i in 0..<m {
-                        a.matvec(rows: r0..<r1, xs: xs + i * kk, sums: sums + i * groups, into: dst + i * n)
-                    }
-                    r0 = r1
+            forRowBlocks(n, bytesPerRow: a.packedRowBytes) { rows in
+                for i in 0..<m {
+                    a.matvec(rows: rows, xs: xs + i * kk, sums: sums + i * groups, into: dst + i * n)
                 }
             }
         } else if m <= 4, let d = deq as? DenseRows, d.dtype == .bf16 {
             // BF16 weights widened in registers by CKernels' vector loop: half the bytes of
             // F32 per step, nothing widened in memory.
-            let block = Swift.max(1, (128 << 10) / Swift.max(1, d.bytesPerRow))
-            parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
-                var r0 = r.lowerBound
-                while r0 < r.upperBound {
-                    let r1 = Swift.min(r.upperBound, r0 + block)
-                    for i in 0..<m { d.matvecBF16(rows: r0..<r1, xp + i * kk, into: dst + i * n) }
-                    r0 = r1
-                }
+            forRowBlocks(n, bytesPerRow: d.bytesPerRow) { rows in
+                for i in 0..<m { d.matvecBF16(rows: rows, xp + i * kk, into: dst + i * n) }
             }
         } else if m <= 4 {
             parallelRanges(n, threads: threads, minimumPerRange: 16) { r in
