@@ -95,7 +95,7 @@ public final class ArchiveReader: Sendable {
             out throws(FormatError) in
             // Whole chunks decode straight into the result; the (at most two) chunks cut by
             // the range decode aside and are copied in part. Ranges are disjoint.
-            try decodeChunksConcurrently(
+            try decodeChunks(
                 needed,
                 destination: { i in
                     let c = chunks[i]
@@ -121,64 +121,15 @@ public final class ArchiveReader: Sendable {
         try read(file: file, offset: 0, count: files[file].size)
     }
 
-    /// Decodes `indexes` in batches on all cores and hands each chunk's raw bytes to `body`
-    /// in order (on the calling thread). Memory: one batch of chunks.
-    func decodeChunks(
-        _ indexes: [Int], batchSize: Int = 4 * ProcessInfo.processInfo.activeProcessorCount,
-        _ body: (Int, UnsafeRawBufferPointer) throws(FormatError) -> Void
-    ) throws(FormatError) {
-        guard !indexes.isEmpty else { return }
-        let batch = max(1, batchSize)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: batch * Archive.maxChunkSize, alignment: 64)
-        defer { scratch.deallocate() }
-        final class Errors: @unchecked Sendable {
-            // Each iteration writes only its own slot; read after concurrentPerform returns.
-            var items: [FormatError?]
-            init(_ n: Int) { items = Array(repeating: nil, count: n) }
-        }
-        nonisolated(unsafe) let slots = scratch
-        let pool = CoderPool(workers: ProcessInfo.processInfo.activeProcessorCount, level: 0)
-        var start = 0
-        while start < indexes.count {
-            let part = Array(indexes[start..<min(indexes.count, start + batch)])
-            let errors = Errors(part.count)
-            let workers = min(part.count, pool.coders.count)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let coder = pool.coders[w]
-                var j = w
-                while j < part.count {
-                    let slot = UnsafeMutableRawBufferPointer(
-                        rebasing: slots[
-                            (j * Archive.maxChunkSize)..<(j * Archive.maxChunkSize
-                                + chunks[part[j]].rawSize)])
-                    do throws(FormatError) { try decode(part[j], with: coder, into: slot) } catch {
-                        errors.items[j] = error
-                    }
-                    j += workers
-                }
-            }
-            for (j, i) in part.enumerated() {
-                if let e = errors.items[j] { throw e }
-                try body(
-                    i,
-                    UnsafeRawBufferPointer(
-                        rebasing: scratch[
-                            (j * Archive.maxChunkSize)..<(j * Archive.maxChunkSize
-                                + chunks[i].rawSize)]))
-            }
-            start += part.count
-        }
-    }
-
     /// Decodes `indexes` on all cores, each chunk straight into `destination(i)` when that
     /// gives a buffer of exactly its raw size, else into the worker's scratch and then handed
-    /// to `body(i, raw)` on that worker. Chunks finish in no particular order: for callers
-    /// whose chunks land in disjoint places (no serial copy between parallel batches). On a
-    /// damaged chunk, throws the error of the lowest-numbered one.
-    func decodeChunksConcurrently(
+    /// to `body(i, raw)` on that worker. Chunks finish in no particular order, so callers put
+    /// them in disjoint places (nothing is copied serially between parallel steps). Memory:
+    /// one chunk of scratch per worker. On a damaged chunk, throws the error of the
+    /// lowest-numbered one.
+    func decodeChunks(
         _ indexes: [Int],
-        destination: (Int) -> UnsafeMutableRawBufferPointer?,
+        destination: (Int) -> UnsafeMutableRawBufferPointer? = { _ in nil },
         _ body: (Int, UnsafeRawBufferPointer) throws(FormatError) -> Void
     ) throws(FormatError) {
         guard !indexes.isEmpty else { return }
