@@ -28,6 +28,7 @@ release: system
 	$(SWIFT) build -c release
 
 test: setup
+	@scripts/check-disk.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

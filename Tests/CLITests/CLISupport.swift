@@ -10,7 +10,7 @@ enum CLI {
 
     static func run(_ arguments: [String]) throws -> Python.Result {
         var env = ProcessInfo.processInfo.environment
-        env["CKPT_CATALOG"] = NSTemporaryDirectory() + "ckpt-cli-test-catalog.sqlite"
+        env["CKPT_CATALOG"] = TestPaths.scratchRoot + "/cli-test-catalog.sqlite"
         return try Process.runCapturing(binary, arguments, environment: env)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Formats
 import Quantize
 @testable import Convert
@@ -34,9 +35,7 @@ struct PieceWriteTests {
     }
 
     func temporaryDirectory() throws -> String {
-        let dir = NSTemporaryDirectory() + "ckpt-pieces-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        TestPaths.temporaryDirectory("ckpt-pieces")
     }
 
     @Test("safetensors, GGUF and sharded (hf) outputs hold exactly Scalars.convert's bytes for every cast tensor",

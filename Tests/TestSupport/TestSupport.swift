@@ -25,12 +25,38 @@ public enum TestPaths {
         return FileManager.default.fileExists(atPath: p) ? p : nil
     }
 
-    /// A fresh temporary directory, removed by the caller (or left in /tmp).
+    /// A fresh temporary directory under this test process's scratch root. The root goes
+    /// when the process exits; a test that writes hundreds of megabytes removes its own
+    /// directory as soon as it is done (`removeTemporary`), so that tests running side by
+    /// side never hold every real-model output at once.
     public static func temporaryDirectory(_ label: String = "ckpt-test") -> String {
-        let p = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
+        let p = scratchRoot + "/\(label)-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
         return p
     }
+
+    /// Removes a directory made by `temporaryDirectory` (or anything under it).
+    public static func removeTemporary(_ path: String) {
+        precondition(path.hasPrefix(scratchRoot + "/"), "not a test scratch path: \(path)")
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    private static let scratchPrefix = "ckpt-tests."
+
+    /// `$TMPDIR/ckpt-tests.<pid>`: made on first use, removed at exit. Roots left by test
+    /// processes that died without exiting (killed, crashed) are swept when the next one starts.
+    public static let scratchRoot: String = {
+        let tmp = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: tmp)) ?? [] where name.hasPrefix(scratchPrefix) {
+            guard let pid = Int32(name.dropFirst(scratchPrefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? fm.removeItem(atPath: tmp + name) }
+        }
+        let root = tmp + scratchPrefix + String(getpid())
+        try? fm.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestPaths.scratchRoot) }
+        return root
+    }()
 }
 
 /// The oracle Python ($CKPT_CACHE/venv: numpy, safetensors, gguf, ml-dtypes, mlx), set up by
