@@ -45,15 +45,16 @@ let package = Package(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // Hand-vectorized loops with run-time CPU dispatch, and the few system calls Swift's
+        // Glibc module hides (see its header).
+        .target(name: "CKernels"),
         .target(
             name: "Formats",
             dependencies: [
-                "CZlib",
+                "CZlib", "CKernels",
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]),
         .target(name: "Quantize", dependencies: ["Formats"]),
-        // Hand-vectorized loops with run-time CPU dispatch (see its header).
-        .target(name: "CKernels"),
         .target(name: "Compute", dependencies: ["Quantize", "Formats", "COpenBLAS", "CKernels"]),
         .target(name: "Verify", dependencies: ["Compute", "Quantize", "Formats"]),
         .target(name: "Convert", dependencies: ["Verify", "Quantize", "Formats"]),
@@ -74,7 +75,7 @@ let package = Package(
 
         .target(name: "BenchSupport", path: "Benchmarks/BenchSupport"),
         .executableTarget(
-            name: "ckpt-bench", dependencies: ["BenchSupport", "Convert", "Formats", "Quantize"],
+            name: "ckpt-bench", dependencies: ["BenchSupport", "CKernels", "Convert", "Formats", "Quantize"],
             path: "Benchmarks/CkptBench"),
         .executableTarget(
             name: "quantize-bench", dependencies: ["BenchSupport", "Convert", "Formats", "Quantize"],

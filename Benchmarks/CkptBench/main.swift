@@ -1,6 +1,7 @@
 // ckpt's benchmarks: each figure is a ratio against a peer or the machine, measured in the
 // same run (`make bench`). Peers in Python are timed by Benchmarks/peers.py; this program
 // prints one JSON object per line for the report script to combine.
+import CKernels
 import Convert
 import Dispatch
 import Formats
@@ -70,7 +71,7 @@ let total = try SafetensorsFile(path: big).totalBytes
 
 // 4. The floor under any conversion into a new file: writing that many bytes (here half of
 // the input, a BF16/F16 output's size) into a new file through the page cache, from one
-// small cache-resident buffer, with nothing to convert.
+// small cache-resident buffer, with nothing to convert (blocks reserved first, as the writers do).
 let outputBytes = total / 2
 let chunk = 1 << 20
 let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
@@ -79,6 +80,8 @@ let floorPath = "\(work)/bench-write-floor.bin"
 let tWrite = best(2) {
     let fd = open(floorPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return }
+    // Reserved first, as OutputFile.preallocate does for every planned output.
+    _ = ck_reserve_file(fd, Int64(outputBytes))
     var at = 0
     while at < outputBytes {
         let n = pwrite(fd, buffer, min(chunk, outputBytes - at), off_t(at))

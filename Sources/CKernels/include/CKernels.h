@@ -80,6 +80,11 @@ float ck_attention_scores(const float *q, const float *k, size_t d, size_t keys,
 /// out[c] = inv · Σ_j w[j] · v_j[c] for the `keys` rows v_j of `d` floats at `v`.
 void ck_attention_mix(const float *w, const float *v, size_t d, size_t keys, float inv, float *out);
 
+/// Reserves `size` bytes of disk for the file open on `fd` without changing its size
+/// (Linux `fallocate` with FALLOC_FL_KEEP_SIZE). Returns 0, or the errno (ENOSPC when the
+/// disk is too small, EOPNOTSUPP where the file system or platform has no such call).
+int ck_reserve_file(int fd, int64_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -72,6 +72,8 @@ public struct GGUFWriter: TensorSink {
         }
 
         let out = try OutputFile(path: path)
+        let header = encoder.bytes.count
+        try out.preallocate(header + (alignment - header % alignment) % alignment + offset)
         try out.write(encoder.bytes)
         try writePadding(out)
         file = out

@@ -33,6 +33,7 @@ public struct SafetensorsWriter: TensorSink {
         precondition(output == nil, "begin called twice")
         let layout = try SafetensorsLayout(metadata: metadata, plan: plan, file: path)
         let output = try OutputFile(path: path)
+        try output.preallocate(layout.fileSize)
         try output.write(layout.prefix)
         self.layout = layout
         self.output = output
