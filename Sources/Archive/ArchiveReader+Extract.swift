@@ -67,17 +67,21 @@ extension ArchiveReader {
         // Empty files have no chunks: create every file (and its directories) up front.
         for f in files {
             let path = root + "/" + f.path
-            if let slash = f.path.lastIndex(of: "/") {
-                let dir = root + "/" + f.path[..<slash]
-                do {
-                    try FileManager.default.createDirectory(
-                        atPath: dir, withIntermediateDirectories: true)
-                } catch {
-                    throw FormatError(.io("cannot create directory: \(error)"), file: dir)
-                }
-            }
+            try Self.makeParent(of: f.path, under: root)
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            guard fd >= 0, close(fd) == 0 else {
+            guard fd >= 0 else {
+                throw FormatError(
+                    .io("cannot create: \(String(cString: strerror(errno)))"), file: path)
+            }
+            // Every file's blocks reserved before any chunk decodes: a disk too small fails
+            // here, with nothing decoded, and the chunk writes skip block allocation.
+            do throws(FormatError) {
+                try FileIO.reserve(fd, f.size, path: path)
+            } catch {
+                close(fd)
+                throw error
+            }
+            guard close(fd) == 0 else {
                 throw FormatError(
                     .io("cannot create: \(String(cString: strerror(errno)))"), file: path)
             }
@@ -93,7 +97,7 @@ extension ArchiveReader {
                 throw FormatError(.io("cannot open: \(String(cString: strerror(errno)))"), file: path)
             }
             do throws(FormatError) {
-                try Self.writeAll(fd, raw, at: c.fileOffset, path: files[c.file].path)
+                try FileIO.writeAll(fd, raw, at: c.fileOffset, path: files[c.file].path)
             } catch {
                 close(fd)
                 throw error
@@ -104,22 +108,14 @@ extension ArchiveReader {
         }
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String)
-        throws(FormatError)
-    {
-        guard var p = bytes.baseAddress else { return }
-        var left = bytes.count
-        var at = offset
-        while left > 0 {
-            let n = pwrite(fd, p, left, off_t(at))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FormatError(
-                    .io("write failed: \(String(cString: strerror(errno)))"), file: path)
-            }
-            left -= n
-            p += n
-            at += n
+    /// Creates the directory that will hold `relative` under `root`, and its parents.
+    static func makeParent(of relative: String, under root: String) throws(FormatError) {
+        guard let slash = relative.lastIndex(of: "/") else { return }
+        let dir = root + "/" + relative[..<slash]
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FormatError(.io("cannot create directory: \(error)"), file: dir)
         }
     }
 }

@@ -83,15 +83,7 @@ public final class ArchivedCheckpoint: TensorSource, @unchecked Sendable {
         var sparse: [String: Int] = [:]
         for (i, f) in archive.files.enumerated() {
             let path = root + "/" + f.path
-            if let slash = f.path.lastIndex(of: "/") {
-                let dir = root + "/" + f.path[..<slash]
-                do {
-                    try FileManager.default.createDirectory(
-                        atPath: dir, withIntermediateDirectories: true)
-                } catch {
-                    throw FormatError(.io("cannot create directory: \(error)"), file: dir)
-                }
-            }
+            try ArchiveReader.makeParent(of: f.path, under: root)
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 throw FormatError(
@@ -104,7 +96,7 @@ public final class ArchivedCheckpoint: TensorSource, @unchecked Sendable {
             }
             let headers = f.chunks.filter { !archive.chunks[$0].isTensorData }
             try archive.decodeChunks(headers) { c, raw throws(FormatError) in
-                try ArchiveReader.writeAll(fd, raw, at: archive.chunks[c].fileOffset, path: path)
+                try FileIO.writeAll(fd, raw, at: archive.chunks[c].fileOffset, path: path)
             }
             guard headers.count < f.chunks.count else { continue }
             let format = try? Checkpoint.detectFormat(ByteBuffer(mapping: path))
@@ -113,7 +105,7 @@ public final class ArchivedCheckpoint: TensorSource, @unchecked Sendable {
             } else {
                 let rest = f.chunks.filter { archive.chunks[$0].isTensorData }
                 try archive.decodeChunks(rest) { c, raw throws(FormatError) in
-                    try ArchiveReader.writeAll(
+                    try FileIO.writeAll(
                         fd, raw, at: archive.chunks[c].fileOffset, path: path)
                 }
             }

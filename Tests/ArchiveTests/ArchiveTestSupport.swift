@@ -24,7 +24,7 @@ enum ArchiveTest {
     /// (equal bytes: equal sha256). Returns the first difference, or nil.
     static func difference(_ a: String, _ b: String) -> String? {
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: a, isDirectory: &isDir)
+        guard FileManager.default.fileExists(atPath: a, isDirectory: &isDir) else { return "\(a) is missing" }
         if !isDir.boolValue {
             return FileManager.default.contentsEqual(atPath: a, andPath: b) ? nil : "\(a) differs"
         }
