@@ -13,7 +13,7 @@ scratch=.build-fuzz
 swift build --scratch-path "$scratch" -c debug --target Formats -Xswiftc -sanitize=fuzzer,address \
   2>&1 | grep -E "error|Build" | tail -2
 objs=()
-for m in Formats OrderedCollections InternalCollectionsUtilities; do objs+=("$scratch"/debug/$m.build/*.o); done
+for m in Formats CKernels OrderedCollections InternalCollectionsUtilities; do objs+=("$scratch"/debug/$m.build/*.o); done
 mkdir -p fuzz "$scratch/bin"
 status=0
 for t in $targets; do
@@ -28,6 +28,7 @@ for t in $targets; do
   esac
   bin=$scratch/bin/fuzz-$t
   swiftc -sanitize=fuzzer,address -parse-as-library -g -I "$scratch/debug/Modules" -I Sources/CZlib \
+    -Xcc -fmodule-map-file="$scratch/debug/CKernels.build/module.modulemap" -I Sources/CKernels/include \
     Fuzz/$dir/*.swift Fuzz/Shared/*.swift "${objs[@]}" -lz -o "$bin" 2>&1 | { grep -vE "warning|^\s*$" || true; }
   corpus=fuzz/corpus-$t; mkdir -p "$corpus"
   find $seeds -type f -size -256k ! -name '*.py' ! -name '*.json' -exec cp -n {} "$corpus/" \; 2>/dev/null || true
