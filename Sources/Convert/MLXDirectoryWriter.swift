@@ -15,9 +15,8 @@ struct MLXDirectoryWriter: TensorSink {
     let directory: String
     let maxShardBytes: Int
     let totalParameters: Int
-    private(set) var shardNames: [String] = []
-    private var writers: [SafetensorsWriter] = []
-    private var shardOf: [String: Int] = [:]
+    var shardNames: [String] { shards?.names ?? [] }
+    private var shards: SafetensorsShardSet?
     private var index: MetadataValue?
 
     /// - Parameter totalParameters: the index's `metadata.total_parameters`, computed by the
@@ -44,55 +43,36 @@ struct MLXDirectoryWriter: TensorSink {
     }
 
     mutating func begin(metadata: Metadata, plan: [TensorInfo]) throws(FormatError) {
+        precondition(shards == nil, "begin called twice")
         guard maxShardBytes > 0 else {
             throw FormatError(.invalid("maxShardBytes must be positive"), file: directory)
         }
-        let groups = Self.shards(of: plan, maxShardBytes: maxShardBytes)
-        shardNames = groups.indices.map {
-            ShardedSafetensorsWriter.shardName($0, of: groups.count, baseName: "model")
-        }
-        var weightMap = Metadata()
-        var totalSize = 0
-        for (s, group) in groups.enumerated() {
-            var writer = SafetensorsWriter(path: directory + "/" + shardNames[s])
-            let part = group.map { plan[$0] }
-            try writer.begin(metadata: metadata, plan: part)
-            for t in part {
-                shardOf[t.name] = s
-                weightMap[t.name] = .string(shardNames[s])
-                totalSize += t.byteCount
-            }
-            writers.append(writer)
-        }
-        weightMap.sort()
+        let set = try SafetensorsShardSet(
+            directory: directory, groups: Self.shards(of: plan, maxShardBytes: maxShardBytes),
+            plan: plan, metadata: metadata, baseName: "model")
+        shards = set
         index = .object([
             "metadata": .object([
-                "total_size": .int64(Int64(totalSize)),
+                "total_size": .int64(Int64(set.totalSize)),
                 "total_parameters": .int64(Int64(totalParameters)),
             ]),
-            "weight_map": .object(weightMap),
+            "weight_map": .object(set.weightMap),
         ])
     }
 
     mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer) throws(FormatError) {
-        guard let s = shardOf[tensor.name] else {
-            throw FormatError(
-                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
-        }
-        try writers[s].write(tensor, bytes: bytes)
+        guard shards != nil else { preconditionFailure("write before begin") }
+        try shards?.write(tensor, bytes: bytes)
     }
 
     mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region? {
-        guard let s = shardOf[tensor.name] else {
-            throw FormatError(
-                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
-        }
-        return try writers[s].region(for: tensor)
+        guard shards != nil else { preconditionFailure("write before begin") }
+        return try shards?.region(for: tensor)
     }
 
     /// Commits every shard, then writes the index.
     mutating func commit() throws(FormatError) {
-        for i in writers.indices { try writers[i].commit() }
+        try shards?.commit()
         guard let index else { return }
         let out = try OutputFile(path: directory + "/model.safetensors.index.json")
         try out.write(index.jsonString(pretty: true, sortKeys: false, indentWidth: 4))

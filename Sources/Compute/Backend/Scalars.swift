@@ -33,7 +33,7 @@ enum Scalars {
     @inline(__always)
     static func toInt32(_ x: Float) -> Int32 {
         if x.isNaN { return 0 }
-        if x >= 2_147_483_647 { return .max }
+        if x >= 2_147_483_648 { return .max }  // 2^31, the first float past Int32.max
         if x <= -2_147_483_648 { return .min }
         return Int32(x.rounded(.towardZero))
     }

@@ -21,9 +21,8 @@ public struct ShardedSafetensorsWriter: TensorSink {
     public let maxShardBytes: Int
     public let baseName: String
     /// Shard file names (relative to `directory`), once `begin` has run.
-    public private(set) var shardNames: [String] = []
-    private var writers: [SafetensorsWriter] = []
-    private var shardOf: [String: Int] = [:]
+    public var shardNames: [String] { shards?.names ?? [] }
+    private var shards: SafetensorsShardSet?
     private var index: MetadataValue?
 
     /// A writer into `directory` (which must exist). `baseName` "model" gives
@@ -69,35 +68,22 @@ public struct ShardedSafetensorsWriter: TensorSink {
     }
 
     public mutating func begin(metadata: Metadata, plan: [TensorInfo]) throws(FormatError) {
-        precondition(writers.isEmpty, "begin called twice")
+        precondition(shards == nil, "begin called twice")
         guard maxShardBytes > 0 else {
             throw FormatError(.invalid("maxShardBytes must be positive"), file: directory)
         }
         let groups = Self.shards(of: plan, maxShardBytes: maxShardBytes)
-        shardNames = groups.indices.map { Self.shardName($0, of: groups.count, baseName: baseName) }
-        var weightMap = Metadata()
-        var totalSize = 0
-        var totalParameters = 0
-        for (s, group) in groups.enumerated() {
-            var writer = SafetensorsWriter(path: directory + "/" + shardNames[s])
-            let part = group.map { plan[$0] }
-            try writer.begin(metadata: metadata, plan: part)
-            for t in part {
-                shardOf[t.name] = s
-                weightMap[t.name] = .string(shardNames[s])
-                totalSize += t.byteCount
-                totalParameters += t.elementCount
-            }
-            writers.append(writer)
-        }
+        let set = try SafetensorsShardSet(
+            directory: directory, groups: groups, plan: plan, metadata: metadata, baseName: baseName)
+        shards = set
         if groups.count > 1 {
-            weightMap.sort()
+            let totalParameters = plan.reduce(0) { $0 + $1.elementCount }
             index = .object([
                 "metadata": .object([
                     "total_parameters": .int64(Int64(totalParameters)),
-                    "total_size": .int64(Int64(totalSize)),
+                    "total_size": .int64(Int64(set.totalSize)),
                 ]),
-                "weight_map": .object(weightMap),
+                "weight_map": .object(set.weightMap),
             ])
         }
     }
@@ -105,26 +91,20 @@ public struct ShardedSafetensorsWriter: TensorSink {
     public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)
         throws(FormatError)
     {
-        guard let s = shardOf[tensor.name] else {
-            throw FormatError(
-                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
-        }
-        try writers[s].write(tensor, bytes: bytes)
+        guard shards != nil else { preconditionFailure("write before begin") }
+        try shards?.write(tensor, bytes: bytes)
     }
 
     /// The tensor's range in its shard, for a caller that fills it in pieces.
     /// - Throws: as `write`.
     public mutating func region(for tensor: TensorInfo) throws(FormatError) -> OutputFile.Region? {
-        guard let s = shardOf[tensor.name] else {
-            throw FormatError(
-                .invalid("tensor is not in the plan"), file: directory, field: tensor.name)
-        }
-        return try writers[s].region(for: tensor)
+        guard shards != nil else { preconditionFailure("write before begin") }
+        return try shards?.region(for: tensor)
     }
 
     /// Commits every shard, then writes the index (atomically, like the shards).
     public mutating func commit() throws(FormatError) {
-        for i in writers.indices { try writers[i].commit() }
+        try shards?.commit()
         guard let index else { return }
         let out = try OutputFile(path: directory + "/" + baseName + ".safetensors.index.json")
         try out.write(index.jsonString(pretty: true, sortKeys: true) + "\n")
