@@ -26,9 +26,9 @@ struct SafetensorsScannerTests {
     @Test("a typical header is taken by the scanner and opens exactly as on the strict path")
     func typicalHeader() throws {
         let header = Self.typical + "    "
-        let scanned = Array(header.utf8).withUnsafeBytes { SafetensorsHeaderScanner.scan($0, base: 8) }
+        let scanned = SafetensorsHeaderScanner.scan(Array(header.utf8), from: 0, base: 8)
         let result = try #require(scanned)
-        #expect(result.entries.map(\.name) == ["a", "b", "c"])
+        #expect(result.index.records.map { result.index.name($0) } == ["a", "b", "c"])
         #expect(result.metadata["format"] == .string("pt"))
         let (a, b) = both(ST.file(header, data: [UInt8](repeating: 7, count: 18)))
         #expect(a.hasPrefix("ok"))
@@ -46,7 +46,7 @@ struct SafetensorsScannerTests {
         for h in headers {
             let size = h == "{}" ? 0 : 8
             let bytes = ST.file(h, data: [UInt8](repeating: 1, count: size))
-            let accepted = Array(h.utf8).withUnsafeBytes { SafetensorsHeaderScanner.scan($0, base: 8) }
+            let accepted = SafetensorsHeaderScanner.scan(Array(h.utf8), from: 0, base: 8)
             #expect(accepted != nil, "\(h)")
             let (a, b) = both(bytes)
             #expect(a.hasPrefix("ok") && a == b, "\(h): \(a) vs \(b)")

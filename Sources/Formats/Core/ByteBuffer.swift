@@ -39,7 +39,13 @@ public final class ByteBuffer: @unchecked Sendable {
     /// a reader can also `pread` a small header from it instead of faulting the mapping's
     /// first pages in: a first touch costs a page fault plus page-table pages that `munmap`
     /// must free again, more than a small read when opening is all a caller does.
-    public init(mapping fd: Int32, name path: String) throws(FormatError) {
+    public convenience init(mapping fd: Int32, name path: String) throws(FormatError) {
+        try self.init(mapping: fd, size: Self.regularFileSize(fd, name: path), name: path)
+    }
+
+    /// The size of the regular file open on `fd`.
+    /// - Throws: `.io` naming the file when it cannot be stat'ed or is not a regular file.
+    public static func regularFileSize(_ fd: Int32, name path: String) throws(FormatError) -> Int {
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             throw FormatError(.io("cannot stat: \(String(cString: strerror(errno)))"), file: path)
@@ -47,7 +53,12 @@ public final class ByteBuffer: @unchecked Sendable {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw FormatError(.io("not a regular file"), file: path)
         }
-        let size = Int(st.st_size)
+        return Int(st.st_size)
+    }
+
+    /// Maps the first `size` bytes of the regular file open on `fd` (its size, from
+    /// `regularFileSize`) read-only; the caller keeps and closes `fd`.
+    public init(mapping fd: Int32, size: Int, name path: String) throws(FormatError) {
         name = path
         count = size
         if size == 0 {
@@ -190,5 +201,47 @@ extension ByteSlice {
         let end = UInt(bitPattern: start + count)
         guard let p = UnsafeMutableRawPointer(bitPattern: aligned) else { return }
         madvise(p, Int(end - aligned), Int32(MADV_DONTNEED))
+    }
+}
+
+/// A regular file kept open and mapped only when its bytes are first asked for.
+///
+/// Why: mapping a file and unmapping it again costs more than reading its header (5.4 µs
+/// against 2.9 µs for open, stat, two small reads and close, measured on a 1.25 GiB file),
+/// and a caller that opens a file to list its tensors never needs the mapping.
+/// Sendable: the descriptor and the mapping change only under the lock.
+public final class FileMapping: @unchecked Sendable {
+    public let name: String
+    /// The file's size when it was opened (what its header was validated against).
+    public let size: Int
+    private var fd: Int32
+    private var mapped: ByteBuffer?
+    private var lock = pthread_mutex_t()
+
+    /// Takes ownership of `fd` (a regular file of `size` bytes); it is closed once mapped,
+    /// or when the mapping is dropped unused.
+    public init(adopting fd: Int32, size: Int, name: String) {
+        self.fd = fd
+        self.size = size
+        self.name = name
+        pthread_mutex_init(&lock, nil)
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        pthread_mutex_destroy(&lock)
+    }
+
+    /// The file's bytes, mapped on the first call.
+    /// - Throws: `.io` when the system refuses the mapping.
+    public func buffer() throws(FormatError) -> ByteBuffer {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if let mapped { return mapped }
+        let buffer = try ByteBuffer(mapping: fd, size: size, name: name)
+        mapped = buffer
+        close(fd)
+        fd = -1
+        return buffer
     }
 }

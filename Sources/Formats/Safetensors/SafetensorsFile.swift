@@ -11,6 +11,10 @@ import Darwin
 /// made, plus two the Rust reader lacks: duplicate JSON keys are an error (Rust keeps the
 /// last silently) and extra `__metadata__` value types are named precisely.
 ///
+/// Opening costs O(header) and little of it: the header is read with `pread`, validated in
+/// a compact index (`SafetensorsIndex`), and the file is mapped only when a tensor's bytes
+/// are first asked for; `tensors` are built on first use.
+///
 /// ```swift
 /// let file = try SafetensorsFile(path: "model.safetensors")
 /// for t in file.tensors { print(t.name, t.type, t.shape) }
@@ -22,46 +26,55 @@ public struct SafetensorsFile: TensorSource {
     /// The key reserved for string metadata in the header.
     public static let metadataKey = "__metadata__"
 
-    /// The mapped (or in-memory) file.
-    public let buffer: ByteBuffer
     /// Length of the JSON header (padding included), the file's first 8 bytes.
     public let headerSize: Int
     /// `__metadata__`, every value a `.string`; empty when absent or `null`.
     public let metadata: Metadata
-    /// In file order: by data offset; zero-size tensors sharing an offset keep the order of
-    /// their header entries (which, for the reference writer, is its write order).
-    /// `location.offset` is the absolute file offset of the tensor's first byte.
-    public let tensors: [TensorInfo]
+    /// The file's size in bytes.
+    public let fileSize: Int
+    /// The file path (or the in-memory buffer's label).
+    public let path: String
+    private let storage: Storage
 
     public var format: CheckpointFormat { .safetensors }
-    /// The file path (or the in-memory buffer's label).
-    public var path: String { buffer.name }
     /// File offset of the byte buffer: 8 + `headerSize`.
     public var dataOffset: Int { 8 + headerSize }
 
-    /// Maps and validates the file at `path`.
+    /// In file order: by data offset; zero-size tensors sharing an offset keep the order of
+    /// their header entries (which, for the reference writer, is its write order).
+    /// `location.offset` is the absolute file offset of the tensor's first byte.
+    public var tensors: [TensorInfo] { storage.tensors() }
+
+    /// The file's bytes: the mapping (made on first use) or the in-memory buffer.
+    /// - Throws: `.io` when the system refuses the mapping.
+    public var buffer: ByteBuffer {
+        get throws(FormatError) { try storage.buffer() }
+    }
+
+    /// Validates the file at `path`; it is mapped when a tensor's bytes are first read.
     /// - Throws: `FormatError` naming the file, byte offset and field of the first problem.
     public init(path: String) throws(FormatError) {
         let fd = try ByteBuffer.openForReading(path)
-        defer { close(fd) }
-        let buffer = try ByteBuffer(mapping: fd, name: path)
-        try self.init(buffer: buffer, scan: true, prefix: Self.readPrefix(fd, fileSize: buffer.count))
-    }
-
-    /// Largest header copied with `pread` on open (larger ones are read from the mapping).
-    static let maxCopiedHeader = 1 << 20
-
-    /// The length prefix and header, read with `pread` (nil when unusual: too large, short
-    /// read; the mapping is then read as usual, which reports any problem).
-    static func readPrefix(_ fd: Int32, fileSize: Int) -> [UInt8]? {
-        var length: UInt64 = 0
-        guard fileSize >= 8, pread(fd, &length, 8, 0) == 8 else { return nil }
-        let n = Int(clamping: UInt64(littleEndian: length))
-        guard n <= maxCopiedHeader, n <= fileSize - 8 else { return nil }
-        let prefix = [UInt8](unsafeUninitializedCapacity: 8 + n) { b, count in
-            count = b.baseAddress.map { pread(fd, $0, 8 + n, 0) == 8 + n ? 8 + n : 0 } ?? 0
+        let size: Int
+        let prefix: [UInt8]?
+        let header: Header?
+        do throws(FormatError) {
+            size = try ByteBuffer.regularFileSize(fd, name: path)
+            prefix = Self.readPrefix(fd, fileSize: size)
+            header = try prefix.flatMap { p throws(FormatError) in try Self.scanned(p, fileSize: size, file: path) }
+        } catch {
+            close(fd)
+            throw error
         }
-        return prefix.count == 8 + n ? prefix : nil
+        if let header {
+            let mapping = FileMapping(adopting: fd, size: size, name: path)
+            self.init(header, path: path, fileSize: size, bytes: .file(mapping))
+            return
+        }
+        // A header the scanner declined (the strict path then names any problem), or one too
+        // large or too short to read up front: mapped now and read from the mapping.
+        defer { close(fd) }
+        try self.init(buffer: ByteBuffer(mapping: fd, size: size, name: path), scan: prefix == nil)
     }
 
     /// Validates a safetensors file held in `buffer` (mapped or in memory).
@@ -70,24 +83,118 @@ public struct SafetensorsFile: TensorSource {
         try self.init(buffer: buffer, scan: true)
     }
 
-    /// `scan: false` skips `SafetensorsHeaderScanner` (tests compare the two paths);
-    /// `prefix`, when given, is a copy of the file's first 8 + header-size bytes, scanned
-    /// instead of the mapping.
-    init(buffer: ByteBuffer, scan: Bool, prefix: [UInt8]? = nil) throws(FormatError) {
-        self.buffer = buffer
-        if scan, let prefix, prefix.count >= 8 {
-            let n = prefix.count - 8
-            let scanned = prefix.withUnsafeBytes { p in
-                SafetensorsHeaderScanner.scan(UnsafeRawBufferPointer(rebasing: p[8...]), base: 8)
-            }
-            if let scanned {
-                headerSize = n
-                metadata = scanned.metadata
-                tensors = try Self.validate(
-                    scanned.entries, dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: buffer.name)
-                return
+    /// `scan: false` skips `SafetensorsHeaderScanner` (tests compare the two paths).
+    init(buffer: ByteBuffer, scan: Bool) throws(FormatError) {
+        let header = try Self.parse(buffer, scan: scan)
+        self.init(header, path: buffer.name, fileSize: buffer.count, bytes: .buffer(buffer))
+    }
+
+    private init(_ header: Header, path: String, fileSize: Int, bytes: Storage.Bytes) {
+        headerSize = header.size
+        metadata = header.metadata
+        self.fileSize = fileSize
+        self.path = path
+        storage = Storage(bytes: bytes, index: header.index, dataOffset: 8 + header.size)
+    }
+
+    /// The tensor's bytes: a slice of the buffer, no copy.
+    /// - Throws: `FormatError` if `tensor` does not lie inside this file.
+    public func bytes(of tensor: TensorInfo) throws(FormatError) -> ByteSlice {
+        try storage.buffer().all.slice(
+            tensor.location.offset, tensor.byteCount, field: "tensors[\"\(tensor.name)\"]")
+    }
+
+    /// A validated header: its size, `__metadata__`, and the entries in file order.
+    struct Header {
+        var size: Int
+        var metadata: Metadata
+        var index: SafetensorsIndex
+    }
+
+    /// The file's bytes and its tensors, shared by the copies of one `SafetensorsFile`.
+    /// Sendable: `tensors` is built once under the lock; the mapping has its own.
+    final class Storage: @unchecked Sendable {
+        enum Bytes {
+            case buffer(ByteBuffer)
+            case file(FileMapping)
+        }
+
+        let bytes: Bytes
+        let dataOffset: Int
+        private var index: SafetensorsIndex?
+        private var built: [TensorInfo]?
+        private var lock = pthread_mutex_t()
+
+        init(bytes: Bytes, index: SafetensorsIndex, dataOffset: Int) {
+            self.bytes = bytes
+            self.index = index
+            self.dataOffset = dataOffset
+            pthread_mutex_init(&lock, nil)
+        }
+
+        deinit { pthread_mutex_destroy(&lock) }
+
+        func buffer() throws(FormatError) -> ByteBuffer {
+            switch bytes {
+            case .buffer(let b): return b
+            case .file(let f): return try f.buffer()
             }
         }
+
+        func tensors() -> [TensorInfo] {
+            pthread_mutex_lock(&lock)
+            defer { pthread_mutex_unlock(&lock) }
+            if let built { return built }
+            let made = index?.tensors(dataOffset: dataOffset) ?? []
+            built = made
+            index = nil
+            return made
+        }
+    }
+
+    /// Smallest read on open: the length prefix and, for most files, the whole header.
+    static let firstRead = 8 << 10
+    /// Largest header copied with `pread` on open (larger ones are read from the mapping).
+    static let maxCopiedHeader = 1 << 20
+
+    /// The length prefix and header, read with `pread` (nil when unusual: too large, short
+    /// read; the mapping is then read as usual, which reports any problem).
+    static func readPrefix(_ fd: Int32, fileSize: Int) -> [UInt8]? {
+        guard fileSize >= 8 else { return nil }
+        var bytes = [UInt8](unsafeUninitializedCapacity: min(fileSize, firstRead)) { b, count in
+            count = max(0, b.baseAddress.map { pread(fd, $0, b.count, 0) } ?? 0)
+        }
+        guard bytes.count >= 8 else { return nil }
+        let length = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let n = Int(clamping: length)
+        guard n <= maxCopiedHeader, n <= fileSize - 8 else { return nil }
+        if bytes.count >= 8 + n {
+            bytes.removeLast(bytes.count - 8 - n)
+            return bytes
+        }
+        let have = bytes.count
+        let rest = [UInt8](unsafeUninitializedCapacity: 8 + n - have) { b, count in
+            count = b.baseAddress.map { pread(fd, $0, b.count, off_t(have)) == b.count ? b.count : 0 } ?? 0
+        }
+        guard rest.count == 8 + n - have else { return nil }
+        bytes.append(contentsOf: rest)
+        return bytes
+    }
+
+    /// The header in `prefix` (length prefix included) as the scanner reads it, validated;
+    /// nil when the scanner declines it (the strict path then reads it).
+    static func scanned(_ prefix: [UInt8], fileSize: Int, file: String) throws(FormatError) -> Header? {
+        guard prefix.count >= 8, var found = SafetensorsHeaderScanner.scan(prefix, from: 8, base: 8) else {
+            return nil
+        }
+        let n = prefix.count - 8
+        try found.index.validate(dataOffset: 8 + n, dataLength: fileSize - 8 - n, file: file)
+        return Header(size: n, metadata: found.metadata, index: found.index)
+    }
+
+    /// The header of the file in `buffer`: scanned when `scan` and the scanner accepts it,
+    /// else parsed by the strict path, whose errors name the exact offset.
+    static func parse(_ buffer: ByteBuffer, scan: Bool) throws(FormatError) -> Header {
         let file = buffer.name
         var reader = ByteReader(buffer.all)
         let declared = try reader.read(UInt64.self, "header_size")
@@ -104,15 +211,11 @@ public struct SafetensorsFile: TensorSource {
                 .truncated(needed: n, available: buffer.count - 8), file: file, offset: 0,
                 field: "header_size")
         }
-        headerSize = n
         let header = try reader.bytes(n, "header")
         // The common shape of header in one pass; anything unusual takes the strict path
         // below, whose errors name the exact offset.
-        if scan, let scanned = SafetensorsHeaderScanner.scan(header.raw, base: 8) {
-            metadata = scanned.metadata
-            tensors = try Self.validate(
-                scanned.entries, dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: file)
-            return
+        if scan, let found = try scanned(Array(buffer.all.raw[0..<(8 + n)]), fileSize: buffer.count, file: file) {
+            return found
         }
         let parsed = try JSON.parse(header, field: "header")
         let locator = JSONLocator(header.raw)
@@ -142,16 +245,9 @@ public struct SafetensorsFile: TensorSource {
                     name: name, value: value, members: locator.members(ofObjectAt: place.value),
                     file: file, offset: at(place.value), order: entries.count))
         }
-        self.metadata = metadata
-        tensors = try Self.validate(
-            entries, dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: file)
-    }
-
-    /// The tensor's bytes: a slice of the buffer, no copy.
-    /// - Throws: `FormatError` if `tensor` does not lie inside this file.
-    public func bytes(of tensor: TensorInfo) throws(FormatError) -> ByteSlice {
-        try buffer.all.slice(
-            tensor.location.offset, tensor.byteCount, field: "tensors[\"\(tensor.name)\"]")
+        var index = SafetensorsIndex(entries: entries)
+        try index.validate(dataOffset: 8 + n, dataLength: buffer.count - 8 - n, file: file)
+        return Header(size: n, metadata: metadata, index: index)
     }
 
     /// `__metadata__`: an object of strings, or `null` (MLX writes that for "none").
@@ -176,74 +272,6 @@ public struct SafetensorsFile: TensorSource {
                     "__metadata__ must be an object of strings or null, found \(value.jsonKind)"),
                 file: file, offset: offset, field: "__metadata__")
         }
-    }
-
-    /// Checks that the entries tile the byte buffer exactly and that each one's size
-    /// matches its dtype and shape (§1.6 checks 6 to 10, in the Rust reader's order).
-    static func validate(
-        _ entries: [SafetensorsEntry], dataOffset: Int, dataLength: Int, file: String
-    ) throws(FormatError) -> [TensorInfo] {
-        let sorted = entries.sorted {
-            ($0.begin, $0.end, $0.order) < ($1.begin, $1.end, $1.order)
-        }
-        var end = 0
-        var out: [TensorInfo] = []
-        out.reserveCapacity(sorted.count)
-        for e in sorted {
-            guard e.begin == end, e.end >= e.begin else {
-                let what =
-                    e.end < e.begin
-                    ? "end before begin"
-                    : e.begin > end
-                        ? "a gap of \(e.begin - end) bytes before it"
-                        : "overlaps the previous tensor"
-                throw FormatError(
-                    .invalid("data_offsets [\(e.begin), \(e.end)] must start at \(end): \(what)"),
-                    file: file, offset: e.offsetsAt, field: "\(e.name).data_offsets")
-            }
-            guard let count = e.shape.checkedElementCount else {
-                throw FormatError(
-                    .invalid("shape \(e.shape) element count overflows"), file: file,
-                    offset: e.shapeAt, field: "\(e.name).shape")
-            }
-            let (bits, overflow) = count.multipliedReportingOverflow(by: e.dtype.bitsPerElement)
-            guard !overflow else {
-                throw FormatError(
-                    .invalid("\(count) elements of \(e.dtype.rawValue) overflow the bit count"),
-                    file: file, offset: e.shapeAt, field: "\(e.name).shape")
-            }
-            guard bits % 8 == 0 else {
-                throw FormatError(
-                    .invalid("\(count) elements of \(e.dtype.rawValue) do not end on a byte"),
-                    file: file, offset: e.shapeAt, field: "\(e.name).shape")
-            }
-            guard e.end - e.begin == bits / 8 else {
-                throw FormatError(
-                    .invalid(
-                        "data_offsets span \(e.end - e.begin) bytes, but \(e.dtype.rawValue) \(e.shape) needs \(bits / 8)"
-                    ),
-                    file: file, offset: e.offsetsAt, field: "\(e.name).data_offsets")
-            }
-            end = e.end
-            // dataOffset + begin cannot overflow: begin <= end, and the final check below
-            // fails before any slice is taken when end exceeds the file.
-            out.append(
-                TensorInfo(
-                    name: e.name, type: .dense(e.dtype), shape: e.shape, byteCount: bits / 8,
-                    location: .init(file: 0, offset: e.begin)))
-        }
-        guard end == dataLength else {
-            if end > dataLength {
-                throw FormatError(
-                    .truncated(needed: end, available: dataLength), file: file,
-                    offset: dataOffset + dataLength, field: "data")
-            }
-            throw FormatError(
-                .invalid("\(dataLength - end) trailing bytes after the last tensor"), file: file,
-                offset: dataOffset + end, field: "data")
-        }
-        for i in out.indices { out[i].location.offset += dataOffset }
-        return out
     }
 }
 
