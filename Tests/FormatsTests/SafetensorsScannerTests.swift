@@ -112,4 +112,57 @@ struct SafetensorsScannerTests {
         let (a, b) = both(bytes)
         #expect(a.hasPrefix("ok") && a == b)
     }
+
+    /// The header text of `names.count` one-byte U8 tensors in that order, and the file.
+    static func manyTensors(_ names: [String]) -> (header: [UInt8], file: [UInt8]) {
+        let entries = names.enumerated().map { k, name in
+            "\"\(name)\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[\(k),\(k + 1)]}"
+        }
+        let header = "{" + entries.joined(separator: ",") + "}"
+        return (Array(header.utf8), ST.file(header, data: [UInt8](repeating: 1, count: names.count)))
+    }
+
+    @Test("many names, alike but for one byte anywhere, are all distinct: same file both ways")
+    func distinctLookalikes() throws {
+        // Lengths around the hash's 8-byte words; names differing in their first, middle or last byte.
+        var names: [String] = []
+        for length in [1, 7, 8, 9, 16, 17, 40] {
+            for k in 0..<12 {
+                var chars = [Character](repeating: "a", count: length)
+                chars[(k * 5) % length] = Character(UnicodeScalar(UInt8(98 + k)))
+                names.append(String(chars))
+            }
+        }
+        names = Array(Set(names)).sorted()
+        let (header, bytes) = Self.manyTensors(names)
+        #expect(names.count > 60)
+        #expect(SafetensorsHeaderScanner.scan(header, from: 0, base: 8) != nil)
+        let (a, b) = both(bytes)
+        #expect(a.hasPrefix("ok") && a == b)
+    }
+
+    @Test("a repeated name among many is declined by the scanner and named by the strict path",
+          arguments: [(3, 97), (0, 1), (50, 99)])
+    func duplicateAmongMany(_ first: Int, _ second: Int) throws {
+        var names = (0..<100).map { "model.layers.\($0).mlp.down_proj.weight" }
+        names[second] = names[first]
+        let (header, bytes) = Self.manyTensors(names)
+        #expect(SafetensorsHeaderScanner.scan(header, from: 0, base: 8) == nil)
+        // Without the repeat, the same header is the scanner's.
+        names[second] = "distinct"
+        #expect(SafetensorsHeaderScanner.scan(Self.manyTensors(names).header, from: 0, base: 8) != nil)
+        let (a, b) = both(bytes)
+        #expect(a == b)
+        #expect(a.contains("duplicate") && a.contains(names[first]), "\(a)")
+    }
+
+    @Test("dtype names longer than a word are matched too", arguments: ["F8_E4M3FNUZ", "F8_E5M2FNUZ"])
+    func longDTypeNames(_ dtype: String) throws {
+        let text = "{\"w\":{\"dtype\":\"\(dtype)\",\"shape\":[2],\"data_offsets\":[0,2]}}"
+        guard let d = DType(rawValue: dtype) else { return }
+        let scanned = try #require(SafetensorsHeaderScanner.scan(Array(text.utf8), from: 0, base: 8))
+        #expect(scanned.index.records.first?.dtype == d)
+        let (a, b) = both(ST.file(text, data: [1, 2]))
+        #expect(a.hasPrefix("ok") && a == b)
+    }
 }
