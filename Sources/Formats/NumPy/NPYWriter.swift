@@ -76,9 +76,11 @@ public struct NPYWriter: TensorSink {
                 .invalid("an npy file holds exactly one array, the plan has \(plan.count)"),
                 file: path)
         }
-        _ = try Self.checkedHeader(t, file: path)
+        let header = try Self.checkedHeader(t, file: path)
         self.plan = t
-        output = try OutputFile(path: path)
+        let output = try OutputFile(path: path)
+        try output.preallocate(header.count + t.byteCount)
+        self.output = output
     }
 
     public mutating func write(_ tensor: TensorInfo, bytes: UnsafeRawBufferPointer)

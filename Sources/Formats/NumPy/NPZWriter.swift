@@ -49,6 +49,9 @@ public struct NPZWriter: TensorSink {
             headers.append(try NPYWriter.checkedHeader(t, file: path))
         }
         let output = try OutputFile(path: path)
+        // The members' bytes, a lower bound on the archive (zip headers and the directory come
+        // on top, their blocks allocated as written).
+        try output.preallocate(Swift.zip(plan, headers).reduce(0) { $0 + $1.0.byteCount + $1.1.count })
         self.output = output
         self.zip = ZipWriter(output: output)
         self.plan = plan
