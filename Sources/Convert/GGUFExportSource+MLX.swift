@@ -24,49 +24,41 @@ extension GGUFExportSource {
     }
 
     /// The affine weights of `directory` by packed-weight name, and the names of the tensors
-    /// they consume (weights, scales, biases).
+    /// they consume (weights, scales, biases). Triples, bits and group sizes are found as the
+    /// MLX planner finds them (`AffineTriples`: the config's per-module entry, then the global
+    /// one, then the one (bits, group) pair the shapes allow).
     static func affineWeights(
         _ directory: ModelDirectory, config: LlamaConfiguration, transcodeTo: GGMLType?,
         weightType: DType?
     ) throws(FormatError) -> (weights: [String: AffineWeight], parts: Set<String>) {
-        guard directory.format == .mlx, let q = config.quantization else { return ([:], []) }
+        guard directory.format == .mlx, config.quantization != nil else { return ([:], []) }
+        let triples: AffineTriples
+        do {
+            triples = try AffineTriples(
+                tensors: directory.tensors, config: directory.configuration, file: directory.path)
+        } catch {
+            throw FormatError(.invalid(error.message), file: directory.path)
+        }
         var weights: [String: AffineWeight] = [:]
-        var parts: Set<String> = []
-        for t in directory.tensors where t.type == .dense(.u32) && t.name.hasSuffix(".weight") {
-            let stem = String(t.name.dropLast(".weight".count))
-            guard let scales = directory.tensor(named: stem + ".scales"),
-                let biases = directory.tensor(named: stem + ".biases"),
-                case .dense(let scalesType) = scales.type,
-                [.f32, .f16, .bf16].contains(scalesType),
-                let setting = q.setting(for: stem), t.shape.count == 2
-            else {
+        var parts = triples.companions
+        for (name, layer) in triples.layers {
+            guard layer.shape.count == 2, case .dense(let scalesType) = layer.scales.type else {
                 throw FormatError(
-                    .invalid("packed weight without scales, biases or a quantization setting"),
-                    file: directory.path, field: t.name)
-            }
-            let columns = t.shape[1] * 32 / setting.bits
-            guard setting.bits > 0, setting.groupSize > 0, columns % setting.groupSize == 0,
-                scales.shape == [t.shape[0], columns / setting.groupSize],
-                biases.shape == scales.shape
-            else {
-                throw FormatError(
-                    .invalid(
-                        "shapes \(t.shape), \(scales.shape) do not fit \(setting.bits)-bit groups of \(setting.groupSize)"
-                    ),
-                    file: directory.path, field: t.name)
+                    .invalid("an affine weight of shape \(layer.shape); GGUF takes matrices"),
+                    file: directory.path, field: name)
             }
             var type = TensorType.dense(weightType ?? scalesType)
             if let target = transcodeTo, Transcode.ggmlTypes.contains(target),
-                setting.groupSize == 32,
-                setting.bits == (target == .Q8_0 ? 8 : 4)
+                layer.groupSize == 32,
+                layer.bits == (target == .Q8_0 ? 8 : 4)
             {
                 type = .ggml(target)
             }
-            weights[t.name] = AffineWeight(
-                packed: t, scales: scales, biases: biases, scalesType: scalesType,
-                bits: setting.bits,
-                groupSize: setting.groupSize, shape: [t.shape[0], columns], type: type)
-            parts.formUnion([t.name, scales.name, biases.name])
+            weights[name] = AffineWeight(
+                packed: layer.weight, scales: layer.scales, biases: layer.biases,
+                scalesType: scalesType, bits: layer.bits, groupSize: layer.groupSize,
+                shape: layer.shape, type: type)
+            parts.insert(name)
         }
         return (weights, parts)
     }
