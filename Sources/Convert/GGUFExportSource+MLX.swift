@@ -10,17 +10,19 @@ import Verify
 extension GGUFExportSource {
     /// One affine-quantized weight and what the view makes of it.
     struct AffineWeight: Sendable {
-        var packed: TensorInfo
-        var scales: TensorInfo
-        var biases: TensorInfo
+        var layer: AffineTriples.Layer
         var scalesType: DType
-        var bits: Int
-        var groupSize: Int
-        /// The unpacked shape [rows, columns].
-        var shape: [Int]
         /// `.ggml(T)` when asked to transcode into T, else dense in `--dtype` or the scales'
         /// dtype (which holds the dequantized values exactly).
         var type: TensorType
+
+        var packed: TensorInfo { layer.weight }
+        var scales: TensorInfo { layer.scales }
+        var biases: TensorInfo { layer.biases }
+        var bits: Int { layer.bits }
+        var groupSize: Int { layer.groupSize }
+        /// The unpacked shape [rows, columns].
+        var shape: [Int] { layer.shape }
     }
 
     /// The affine weights of `directory` by packed-weight name, and the names of the tensors
@@ -54,10 +56,7 @@ extension GGUFExportSource {
             {
                 type = .ggml(target)
             }
-            weights[name] = AffineWeight(
-                packed: layer.weight, scales: layer.scales, biases: layer.biases,
-                scalesType: scalesType, bits: layer.bits, groupSize: layer.groupSize,
-                shape: layer.shape, type: type)
+            weights[name] = AffineWeight(layer: layer, scalesType: scalesType, type: type)
             parts.insert(name)
         }
         return (weights, parts)
