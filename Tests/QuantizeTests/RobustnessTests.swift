@@ -18,6 +18,27 @@ struct RobustnessTests {
         }
     }
 
+    @Test("an empty tensor (no blocks, buffers without an address) quantizes and dequantizes to nothing",
+          arguments: GGMLType.allCases.filter { GGMLCodec.canQuantize($0) || GGMLCodec.canDequantize($0) })
+    func emptyTensor(_ t: GGMLType) throws {
+        let noFloats = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+        let noBytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        if GGMLCodec.canQuantize(t) {
+            try GGMLCodec.quantize(t, UnsafeBufferPointer(noFloats), into: noBytes)
+        }
+        if GGMLCodec.canDequantize(t) {
+            try GGMLCodec.dequantize(t, UnsafeRawBufferPointer(noBytes), into: noFloats)
+        }
+    }
+
+    @Test("an empty matrix (0 rows) quantizes to empty MLX affine triples and back", arguments: [4, 8])
+    func emptyAffine(_ bits: Int) throws {
+        let q = try Affine.quantize(
+            UnsafeRawBufferPointer(start: nil, count: 0), dtype: .f32, shape: [0, 64], bits: bits,
+            groupSize: 64)
+        #expect(q.packed.isEmpty && q.scales.isEmpty && q.biases.isEmpty)
+    }
+
     @Test("quantizing extreme but finite values never traps", arguments: quantizeGoldenTypes)
     func extremeValues(_ t: GGMLType) throws {
         let n = 2 * t.blockSize

@@ -126,6 +126,8 @@ public enum GGMLCodec {
 
     /// Runs `body(firstBlock, endBlock)` over chunks of `blocks`, in parallel for big tensors.
     static func forChunks(blocks: Int, weightsPerBlock: Int, _ body: @Sendable (Int, Int) -> Void) {
+        // No blocks (an empty tensor, whose buffers may have no address): nothing to run.
+        guard blocks > 0 else { return }
         let weights = blocks * weightsPerBlock
         if weights < parallelThreshold {
             body(0, blocks)
@@ -225,6 +227,7 @@ public enum GGMLCodec {
     /// `forChunks` for a body that stops at the first NaN/Inf and returns its index: the
     /// smallest index any chunk returned (each chunk's is its own first), or nil.
     static func firstInChunks(blocks: Int, weightsPerBlock: Int, _ body: @Sendable (Int, Int) -> Int?) -> Int? {
+        guard blocks > 0 else { return nil }  // as forChunks
         if blocks * weightsPerBlock < parallelThreshold { return body(0, blocks) }
         let chunks = min(blocks, 64)
         let found = UnsafeMutableBufferPointer<Int>.allocate(capacity: chunks)
