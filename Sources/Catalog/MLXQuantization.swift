@@ -1,4 +1,5 @@
 import Formats
+import Quantize
 
 /// The MLX quantization of a checkpoint, from config.json's `quantization` block and the
 /// packed `X.weight` / `X.scales` / `X.biases` triples (formats-safetensors-npz-torch-mlx.md §4).
@@ -36,7 +37,9 @@ struct MLXQuantization {
         scales = [:]
         for t in tensors where t.name.hasSuffix(".scales") {
             let module = String(t.name.dropLast(".scales".count))
-            guard let w = byName[module + ".weight"], w.type == .dense(.u32) else { continue }
+            guard let name = AffineNaming.packedWeight(ofModule: module, where: { byName[$0] != nil }),
+                let w = byName[name], w.type == .dense(.u32)
+            else { continue }
             packed[module] = w
             scales[module] = t
         }
@@ -69,9 +72,8 @@ struct MLXQuantization {
     /// bits (bits from the layer's override, else the global value); without bits, from the
     /// scales' shape and the group size; nil for any other tensor or when neither is known.
     func unpackedElements(of t: TensorInfo) -> Int? {
-        guard t.name.hasSuffix(".weight") else { return nil }
-        let module = String(t.name.dropLast(".weight".count))
-        guard packed[module] != nil else { return nil }
+        let module = AffineNaming.module(ofWeight: t.name)
+        guard packed[module]?.name == t.name else { return nil }
         let layer = overrides[module] ?? nil
         if let b = layer?.bits ?? bits, b > 0 {
             let (n, o) = t.elementCount.multipliedReportingOverflow(by: 32)

@@ -29,9 +29,10 @@ struct AffineTriples {
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let quantization =
             config["quantization"]?.objectValue ?? config["quantization_config"]?.objectValue
-        for t in tensors where t.name.hasSuffix(".weight") && t.type == .dense(.u32) {
-            let module = String(t.name.dropLast(".weight".count))
-            guard let scales = byName[module + ".scales"], let biases = byName[module + ".biases"]
+        for t in tensors where t.type == .dense(.u32) {
+            let module = AffineNaming.module(ofWeight: t.name)
+            guard let scales = byName[module + ".scales"], let biases = byName[module + ".biases"],
+                AffineNaming.packedWeight(ofModule: module, where: { byName[$0] != nil }) == t.name
             else { continue }
             guard let packedLast = t.shape.last, let groups = scales.shape.last, groups > 0,
                 scales.shape == biases.shape, scales.shape.dropLast() == t.shape.dropLast(),

@@ -35,7 +35,10 @@ extension Planner {
             }
         }
         var triples: AffineTriples?
-        let hasPacked = tensors.contains { $0.type == .dense(.u32) && $0.name.hasSuffix(".weight") }
+        let names = Set(tensors.map(\.name))
+        let hasPacked = tensors.contains {
+            $0.type == .dense(.u32) && names.contains(AffineNaming.module(ofWeight: $0.name) + ".scales")
+        }
         if hasPacked {
             let config = (source as? ModelDirectory)?.configuration ?? Metadata()
             let found = try AffineTriples(tensors: tensors, config: config, file: request.source)

@@ -160,7 +160,7 @@ public enum Planner {
             case .dense(let d) where [.f32, .f16, .bf16].contains(d): base = request.dtype ?? d
             default: base = request.dtype ?? .f32
             }
-            let stem = t.name.hasSuffix(".weight") ? String(t.name.dropLast(".weight".count)) : t.name
+            let stem = AffineNaming.module(ofWeight: t.name)
             var packed = t.shape, scales = t.shape
             let k = t.shape.last ?? 0
             packed[packed.count - 1] = k * bits / 32

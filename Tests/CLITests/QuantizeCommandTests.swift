@@ -49,6 +49,33 @@ struct QuantizeCommandTests {
         #expect(check.stdout.contains("quantized 2"))
     }
 
+    @Test("a plain tensor without .weight gets its scales and biases under its own name, and lints clean")
+    func bareNames() throws {
+        let dir = TestPaths.temporaryDirectory()
+        defer { TestPaths.removeTemporary(dir) }
+        let py = try Python.run("""
+            import sys, numpy as np
+            from safetensors.numpy import save_file
+            rng = np.random.default_rng(5)
+            save_file({"w": rng.standard_normal((4, 64)).astype(np.float32),
+                       "x.weight": rng.standard_normal((4, 64)).astype(np.float32)}, sys.argv[1])
+            """, [dir + "/a.safetensors"])
+        try #require(py.status == 0, "\(py.stderr)")
+        let r = try CLI.run(["convert", dir + "/a.safetensors", dir + "/q.safetensors", "--bits", "4", "--no-catalog"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stderr.contains("error"), "\(r.stderr)")
+        let names = try Python.run("""
+            import sys
+            from safetensors import safe_open
+            with safe_open(sys.argv[1], "np") as f:
+                print(" ".join(f"{k}:{f.get_tensor(k).dtype}" for k in sorted(f.keys())))
+            """, [dir + "/q.safetensors"])
+        #expect(names.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            == "w:uint32 w.biases:float32 w.scales:float32 x.biases:float32 x.scales:float32 x.weight:uint32")
+        let lint = try CLI.run(["lint", dir + "/q.safetensors"])
+        #expect(lint.status == 0 && lint.stdout.contains("0 error(s)"), "\(lint.stdout)\(lint.stderr)")
+    }
+
     @Test("--gguf-type Q8_0 / Q4_0 on a plain file equals gguf-py's quantize; other tensors F32",
           arguments: ["Q8_0", "Q4_0", "Q5_1"])
     func ggufLegacy(type: String) throws {

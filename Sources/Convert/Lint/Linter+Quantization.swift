@@ -74,7 +74,10 @@ extension LintState {
         }
         for scalesName in scaleNames {
             let module = String(scalesName.dropLast(".scales".count))
-            guard let scales = tensors[scalesName], let weight = tensors[module + ".weight"] else {
+            guard let scales = tensors[scalesName],
+                let weight = AffineNaming.packedWeight(ofModule: module, where: { tensors[$0] != nil })
+                    .flatMap({ tensors[$0] })
+            else {
                 add(.error, "quantization-mismatch", file: tensors[scalesName]?.file ?? file, tensor: scalesName,
                     "scales without \(module).weight")
                 continue
