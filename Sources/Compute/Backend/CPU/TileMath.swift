@@ -26,8 +26,11 @@ enum TileMath {
         }
     }
 
+    /// `body` given `op` on vectors of `W` (16 lanes for elementwise loops, 8 for the sums,
+    /// whose lane order `tileSum` fixes).
     @inline(__always)
-    static func with<R>(_ op: BinaryOp, _ body: ((V, V) -> V) -> R) -> R {
+    static func with<W: SIMD, R>(_ op: BinaryOp, on _: W.Type, _ body: ((W, W) -> W) -> R) -> R
+    where W.Scalar: FloatingPoint {
         switch op {
         case .add: body { $0 + $1 }
         case .sub: body { $0 - $1 }
@@ -80,8 +83,8 @@ enum TileMath {
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
         _ n: Int
     ) {
-        with(op1) { f in
-            with(op2) { g in
+        with(op1, on: V.self) { f in
+            with(op2, on: V.self) { g in
                 if tFirst {
                     lanes3(d, a, b, c, n) { x, y, z in g(f(x, y), z) }
                 } else {
@@ -97,7 +100,7 @@ enum TileMath {
         _ a: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int
     ) {
         with(op1) { f in
-            with(op2) { g in
+            with(op2, on: V.self) { g in
                 if tFirst {
                     lanes3(d, a, c, c, n) { x, _, z in g(f(x), z) }
                 } else {
@@ -113,7 +116,7 @@ enum TileMath {
     static func sum(
         _ op: BinaryOp, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int
     ) -> Float {
-        with8(op) { f in
+        with(op, on: SIMD8<Float>.self) { f in
             var acc = SIMD8<Float>(repeating: 0)
             var i = 0
             while i + 8 <= n {
@@ -141,7 +144,7 @@ enum TileMath {
         _ a: (Tile, Tile, Tile, Tile), _ b: (Tile, Tile, Tile, Tile),
         _ n: Int
     ) -> SIMD4<Float> {
-        with8(op) { f in
+        with(op, on: SIMD8<Float>.self) { f in
             typealias W = SIMD8<Float>
             var acc0 = W(repeating: 0), acc1 = acc0, acc2 = acc0, acc3 = acc0
             var i = 0
@@ -169,18 +172,6 @@ enum TileMath {
                 i += 1
             }
             return s
-        }
-    }
-
-    @inline(__always)
-    static func with8<R>(
-        _ op: BinaryOp, _ body: ((SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) -> R
-    ) -> R {
-        switch op {
-        case .add: body { $0 + $1 }
-        case .sub: body { $0 - $1 }
-        case .mul: body { $0 * $1 }
-        default: body { $0 / $1 }
         }
     }
 
