@@ -73,15 +73,16 @@ enum Transform {
         if let e = errors.error { throw e }
     }
 
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     /// Maps a piece of a mapped source in one call (MADV_POPULATE_READ, Linux 5.14+) rather
     /// than a page fault per 64 KiB; a no-op where unsupported or for heap memory.
     static func prefault(_ piece: UnsafeRawBufferPointer) {
         #if os(Linux)
             guard let p = piece.baseAddress, piece.count > 0 else { return }
-            let page = 4096
-            let start = Int(bitPattern: p) & ~(page - 1)
+            let start = Int(bitPattern: p) & ~(pageSize - 1)
             let end = Int(bitPattern: p) + piece.count
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 22 /* MADV_POPULATE_READ */)
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_POPULATE_READ)
         #endif
     }
 
