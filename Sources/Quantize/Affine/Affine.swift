@@ -57,7 +57,7 @@ public enum Affine {
         return withUnsafeTemporaryAllocation(of: Float.self, capacity: groupSize) { buffer -> Int? in
             // In bounds: the caller checked w holds groups·groupSize elements of dtype and
             // packed groups·wordsPerGroup words; x holds groupSize floats.
-            let x = buffer.baseAddress!, src = w.baseAddress!
+            guard let x = buffer.baseAddress, let src = w.baseAddress else { return nil }
             for g in groups {
                 let first = g * groupSize
                 switch dtype {

@@ -174,8 +174,9 @@ public enum GGMLCodec {
         let buffers = UncheckedSendable((src, dst))
         return firstInChunks(blocks: src.count / n, weightsPerBlock: n) { lo, hi in
             let (src, dst) = buffers.value
-            // In bounds: checkSize made src hold blocks·n floats and dst blocks·size bytes.
-            let x = src.baseAddress!, y = dst.baseAddress!
+            // In bounds: checkSize made src hold blocks·n floats and dst blocks·size bytes
+            // (at least one block here, so both have an address).
+            guard let x = src.baseAddress, let y = dst.baseAddress else { return nil }
             for i in lo..<hi {
                 if !allowNonFinite, !allFinite(x + i * n, n) {
                     return i * n + (firstNonFinite(x + i * n, n) ?? 0)
@@ -198,8 +199,9 @@ public enum GGMLCodec {
         let buffers = UncheckedSendable((src, dst))
         return firstInChunks(blocks: src.count / n, weightsPerBlock: n) { lo, hi in
             let (src, dst) = buffers.value
-            // In bounds: checkSize made src hold blocks·n floats and dst blocks·size bytes.
-            let x = src.baseAddress!, y = dst.baseAddress!
+            // In bounds: checkSize made src hold blocks·n floats and dst blocks·size bytes
+            // (at least one block here, so both have an address).
+            guard let x = src.baseAddress, let y = dst.baseAddress else { return nil }
             var i = lo
             while i < hi {
                 // 16 blocks at a time; one by one for a group with NaN/Inf and for the tail.
